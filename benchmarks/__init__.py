@@ -1,0 +1,1 @@
+"""``make bench``: throughput and memory of the zoo's data paths and models."""

@@ -1,0 +1,69 @@
+"""``motionzoo fit|validate|test|predict --config configs/<model>/<dataset>.yaml``.
+
+A LightningCLI in subclass mode over every LightningModule and LightningDataModule of the zoo:
+configs name classes by ``class_path`` (e.g. ``motionzoo.models.linear.LinearLifter`` or just
+``LinearLifter``), and importing :mod:`motionzoo.models` and :mod:`motionzoo.data` makes them all
+known to the parser, so there is no registry of names to keep. The Trainer is
+:class:`motionzoo.trainer.Trainer` (``precision: auto``), and two callbacks are always present and
+configurable from YAML: ``checkpoint`` (ModelCheckpoint, ``last.ckpt`` + best by
+``checkpoint.monitor``) and ``lr_monitor``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
+
+import motionzoo.data  # noqa: F401  (registers every DataModule with the parser)
+import motionzoo.models  # noqa: F401  (registers every model with the parser)
+from motionzoo.trainer import Trainer
+
+
+class MotionZooCLI(LightningCLI):
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(
+            {
+                "checkpoint.save_last": True,
+                "checkpoint.save_top_k": 1,
+                "checkpoint.auto_insert_metric_name": False,
+                "checkpoint.filename": "best-{epoch}-{step}",
+            }
+        )
+        parser.add_lightning_class_args(LearningRateMonitor, "lr_monitor")
+        parser.set_defaults({"lr_monitor.logging_interval": "step"})
+
+
+def build_cli(args: list[str] | None = None, run: bool = True) -> MotionZooCLI:
+    """The CLI over ``args`` (default ``sys.argv``); with ``run=False`` it only builds the
+    model, DataModule and Trainer of the config (``args`` then omit the subcommand)."""
+    return MotionZooCLI(
+        model_class=pl.LightningModule,
+        datamodule_class=pl.LightningDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        trainer_class=Trainer,
+        trainer_defaults={
+            "logger": {
+                "class_path": "pytorch_lightning.loggers.TensorBoardLogger",
+                "init_args": {"save_dir": "lightning_logs", "name": "default"},
+            },
+            "log_every_n_steps": 10,
+        },
+        save_config_kwargs={"overwrite": True},
+        args=args,
+        run=run,
+        auto_configure_optimizers=False,
+    )
+
+
+def main() -> None:
+    """Entry point of the ``motionzoo`` and ``lightning`` console scripts."""
+    build_cli(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Caches that never leave a half-written file.
+
+A cache is one ``.npz`` file whose name carries a fingerprint of everything it was built from
+(input files' paths, sizes and modification times, and the build parameters), so a changed input
+or a changed option builds a new cache instead of reading a stale one. Files are written to a
+temporary name in the same folder and renamed into place (``os.replace`` is atomic on POSIX), so
+a crash or a broken input leaves either the old state or the complete new file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+CACHE_ENV = "MOTIONZOO_CACHE"
+
+
+def default_cache_dir() -> Path:
+    """``$MOTIONZOO_CACHE`` if set, else ``~/.cache/motionzoo``."""
+    return Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "motionzoo"))
+
+
+def fingerprint(files: Iterable[str | os.PathLike] = (), **params) -> str:
+    """A short hex digest of input files (path, size, mtime) and JSON-serialisable parameters."""
+    h = hashlib.sha256()
+    for f in sorted(str(Path(f).resolve()) for f in files):
+        st = os.stat(f)
+        h.update(f"{f}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    h.update(json.dumps(params, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp_path)`` then rename the temporary file to ``path``; on any error the
+    temporary file is removed and ``path`` is untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_save_npz(path: str | os.PathLike, compressed: bool = False, **arrays) -> Path:
+    """``np.savez`` to ``path`` atomically (the file name is kept exactly, no ``.npz`` added)."""
+    save = np.savez_compressed if compressed else np.savez
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            save(f, **arrays)
+
+    return atomic_write(path, write)
+
+
+def cached_arrays(
+    path: str | os.PathLike, build: Callable[[], Mapping[str, np.ndarray]]
+) -> dict[str, np.ndarray]:
+    """Load the arrays cached at ``path``, building and atomically writing them first if absent."""
+    path = Path(path)
+    if not path.exists():
+        arrays = dict(build())
+        atomic_save_npz(path, **arrays)
+        return arrays
+    with np.load(path, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}

@@ -1,0 +1,93 @@
+"""LinearLifter: the simple yet effective baseline of Martinez et al. (ICCV 2017).
+
+Two residual blocks of [Linear 1024, BatchNorm, ReLU, Dropout 0.5] x 2 between an input and an
+output linear layer; Adam with exponential learning-rate decay (0.96 every 100k steps in the
+paper) and max-norm gradient clipping 1 (configs set ``trainer.gradient_clip_val``).
+"""
+
+from __future__ import annotations
+
+import torch
+from einops import rearrange
+from torch import nn
+
+from motionzoo.models.lifting import LiftingModule
+from motionzoo.skeleton import H36M_ACTIONS
+
+
+class LinearBlock(nn.Sequential):
+    """Linear -> BatchNorm -> ReLU -> Dropout."""
+
+    def __init__(self, in_features: int, out_features: int, dropout: float):
+        super().__init__(
+            nn.Linear(in_features, out_features),
+            nn.BatchNorm1d(out_features),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+        )
+
+
+class ResidualLinearBlock(nn.Module):
+    def __init__(self, width: int, dropout: float):
+        super().__init__()
+        self.layers = nn.Sequential(
+            LinearBlock(width, width, dropout), LinearBlock(width, width, dropout)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.layers(x)
+
+
+class LinearNet(nn.Module):
+    """(B, J, 2) -> (B, J, 3): 2D joints in, all joints out (the root is re-centred by the caller)."""
+
+    def __init__(self, num_joints: int, width: int, num_blocks: int, dropout: float):
+        super().__init__()
+        self.input = LinearBlock(num_joints * 2, width, dropout)
+        self.blocks = nn.Sequential(
+            *[ResidualLinearBlock(width, dropout) for _ in range(num_blocks)]
+        )
+        self.output = nn.Linear(width, num_joints * 3)
+
+    def forward(self, pose2d: torch.Tensor) -> torch.Tensor:
+        x = self.output(self.blocks(self.input(rearrange(pose2d, "b j c -> b (j c)"))))
+        return rearrange(x, "b (j c) -> b j c", c=3)
+
+
+class LinearLifter(LiftingModule):
+    """Martinez et al. 2017 lifting baseline.
+
+    Args:
+        num_joints: joints of the layout (17 for VideoPose3D files, 16 for GraphSH's).
+        width: hidden units (1024 in the paper).
+        num_blocks: residual blocks (2 in the paper).
+        dropout: dropout probability (0.5 in the paper).
+        lr: Adam learning rate (1e-3 in the paper).
+        lr_decay: multiplicative decay applied every ``lr_decay_steps`` optimiser steps.
+        pose_scale: millimetres per network output unit.
+    """
+
+    def __init__(
+        self,
+        num_joints: int = 17,
+        width: int = 1024,
+        num_blocks: int = 2,
+        dropout: float = 0.5,
+        lr: float = 1e-3,
+        lr_decay: float = 0.96,
+        lr_decay_steps: int = 100_000,
+        pose_scale: float = 1000.0,
+        action_names: tuple[str, ...] = H36M_ACTIONS,
+    ):
+        super().__init__(num_joints=num_joints, pose_scale=pose_scale, action_names=action_names)
+        self.save_hyperparameters()
+        self.net = LinearNet(num_joints, width, num_blocks, dropout)
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+        decay, every = self.hparams.lr_decay, self.hparams.lr_decay_steps
+        # Exponential decay 0.96^(step / 100k), as Martinez et al.
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: decay ** (step / every)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

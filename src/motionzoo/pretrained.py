@@ -1,0 +1,145 @@
+"""Pretrained checkpoints described by data: ``checkpoints/manifest.json``.
+
+Each manifest entry names the weights file, its sha256, the model class (``class_path``), the
+config and data it was trained with, and the metrics it achieved. A weights file holds only
+tensors and plain hyper-parameters (``{"state_dict", "hyper_parameters"}``) and is read with
+``torch.load(weights_only=True)`` after its sha256 matches the manifest; a mismatch is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+
+from motionzoo.data.cache import atomic_write
+
+CHECKPOINTS_ENV = "MOTIONZOO_CHECKPOINTS"
+
+
+class ChecksumError(ValueError):
+    """A checkpoint's sha256 differs from the manifest's."""
+
+
+def checkpoint_dir() -> Path:
+    """``$MOTIONZOO_CHECKPOINTS`` if set, else the repository's ``checkpoints/``."""
+    env = os.environ.get(CHECKPOINTS_ENV)
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "checkpoints"
+
+
+def _manifest_path(directory: Path | None) -> Path:
+    return (directory or checkpoint_dir()) / "manifest.json"
+
+
+def read_manifest(directory: str | os.PathLike | None = None) -> dict[str, dict[str, Any]]:
+    path = _manifest_path(Path(directory) if directory else None)
+    if not path.exists():
+        return {}
+    with open(path) as f:
+        return json.load(f)["checkpoints"]
+
+
+def list_pretrained(directory: str | os.PathLike | None = None) -> list[str]:
+    """Names of the pretrained checkpoints in the manifest."""
+    return sorted(read_manifest(directory))
+
+
+def pretrained_info(name: str, directory: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The manifest entry of ``name`` (file, sha256, class_path, config, data, metrics)."""
+    manifest = read_manifest(directory)
+    if name not in manifest:
+        raise KeyError(f"no pretrained checkpoint {name!r}; available: {sorted(manifest)}")
+    return manifest[name]
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_sha256(path: str | os.PathLike, expected: str) -> None:
+    actual = sha256_file(path)
+    if actual != expected:
+        raise ChecksumError(
+            f"{path}: sha256 {actual} does not match the manifest's {expected}; the file is "
+            f"corrupt or was changed, refusing to load it"
+        )
+
+
+def _import(class_path: str) -> type:
+    module, _, name = class_path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def load_pretrained(
+    name: str, map_location: str | torch.device = "cpu", directory: str | os.PathLike | None = None
+) -> pl.LightningModule:
+    """Build the model of manifest entry ``name`` and load its verified weights (eval mode)."""
+    directory = Path(directory) if directory else checkpoint_dir()
+    info = pretrained_info(name, directory)
+    path = directory / info["file"]
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: weights of pretrained {name!r} are missing")
+    verify_sha256(path, info["sha256"])
+    payload = torch.load(path, map_location=map_location, weights_only=True)
+    model = _import(info["class_path"])(**payload["hyper_parameters"])
+    model.load_state_dict(payload["state_dict"])
+    return model.eval()
+
+
+def _plain(value: Any) -> Any:
+    """Hyper-parameters as JSON/weights_only-safe Python (tuples -> lists)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    raise TypeError(f"hyper-parameter value {value!r} of type {type(value).__name__} is not plain")
+
+
+def save_pretrained(
+    model: pl.LightningModule,
+    name: str,
+    *,
+    config: str,
+    training_data: str,
+    metrics: dict[str, float],
+    description: str = "",
+    directory: str | os.PathLike | None = None,
+) -> Path:
+    """Write ``<name>.ckpt`` (weights + hyper-parameters only) and its manifest entry, atomically."""
+    directory = Path(directory) if directory else checkpoint_dir()
+    path = directory / f"{name}.ckpt"
+    payload = {
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "hyper_parameters": _plain(dict(model.hparams)),
+    }
+    atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    cls = type(model)
+    manifest = read_manifest(directory)
+    manifest[name] = {
+        "file": path.name,
+        "sha256": sha256_file(path),
+        "class_path": f"{cls.__module__}.{cls.__qualname__}",
+        "config": config,
+        "training_data": training_data,
+        "metrics": {k: float(v) for k, v in metrics.items()},
+        "size_bytes": path.stat().st_size,
+        "description": description,
+    }
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(json.dumps({"checkpoints": dict(sorted(manifest.items()))}, indent=2) + "\n")
+
+    atomic_write(_manifest_path(directory), write)
+    return path

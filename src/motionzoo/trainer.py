@@ -1,0 +1,79 @@
+"""The zoo's shared Trainer set-up: precision by device, checkpointing, LR monitor, TensorBoard.
+
+Every entry point (the CLI, ``make demo``, the benchmark scripts, tests) builds its Trainer from
+:func:`trainer_defaults`, so a model trains the same way everywhere. Distribution is Lightning's
+own: ``strategy="auto"`` picks DDP when ``devices``/``num_nodes`` ask for several processes
+(torchrun and SLURM environments are detected by Lightning).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pytorch_lightning as pl
+import torch
+from lightning_fabric.plugins.precision.precision import _PRECISION_INPUT
+from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.loggers import TensorBoardLogger
+
+
+def resolve_precision(precision: str | int | None = "auto", accelerator: str = "auto") -> str | int:
+    """``"auto"`` -> ``"bf16-mixed"`` on CUDA with bf16, ``"16-mixed"`` on other CUDA,
+    ``"32-true"`` on CPU (or when ``accelerator`` is ``"cpu"``); anything else is returned as is."""
+    if precision not in ("auto", None):
+        return precision
+    on_cuda = torch.cuda.is_available() and accelerator in ("auto", "gpu", "cuda")
+    if not on_cuda:
+        return "32-true"
+    return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+
+
+def default_callbacks(monitor: str | None = None, mode: str = "min") -> list[pl.Callback]:
+    """``last.ckpt`` always, plus the best checkpoint by ``monitor``, and the LR monitor."""
+    checkpoint = ModelCheckpoint(
+        monitor=monitor,
+        mode=mode,
+        save_last=True,
+        save_top_k=1,
+        filename="best-{epoch}-{step}" if monitor else "{epoch}-{step}",
+        auto_insert_metric_name=False,
+    )
+    return [checkpoint, LearningRateMonitor(logging_interval="step")]
+
+
+def trainer_defaults(
+    save_dir: str = "lightning_logs",
+    name: str = "default",
+    monitor: str | None = None,
+    mode: str = "min",
+    **overrides: Any,
+) -> dict[str, Any]:
+    """Keyword arguments for :class:`pytorch_lightning.Trainer` with the zoo's defaults."""
+    kwargs: dict[str, Any] = dict(
+        accelerator="auto",
+        devices="auto",
+        strategy="auto",
+        precision="auto",
+        logger=TensorBoardLogger(save_dir=save_dir, name=name),
+        callbacks=default_callbacks(monitor, mode),
+        log_every_n_steps=10,
+        enable_progress_bar=True,
+    )
+    kwargs.update(overrides)
+    return kwargs
+
+
+class Trainer(pl.Trainer):
+    """:class:`pytorch_lightning.Trainer` whose ``precision`` also takes ``"auto"`` (the
+    default): bf16-mixed on CUDA with bf16, 16-mixed on other CUDA, 32-true on CPU."""
+
+    def __init__(
+        self, *args: Any, precision: _PRECISION_INPUT | Literal["auto"] = "auto", **kwargs: Any
+    ):
+        accelerator = kwargs.get("accelerator", "auto")
+        super().__init__(*args, precision=resolve_precision(precision, str(accelerator)), **kwargs)
+
+
+def make_trainer(**kwargs: Any) -> Trainer:
+    """A Trainer with :func:`trainer_defaults`; keyword arguments override them."""
+    return Trainer(**trainer_defaults(**kwargs))

@@ -1,0 +1,1 @@
+"""Pictures for TensorBoard: skeletons, motion strips, frame grids."""

@@ -1,0 +1,133 @@
+"""The command line: `motionzoo` and `lightning` run the zoo's configs; DDP on 2 CPU processes
+logs the same MPJPE as one process."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from motionzoo.cli import build_cli
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / "configs" / "linear" / "h36m_synthetic.yaml"
+BIN = Path(sys.executable).parent
+
+
+def _run(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, (
+        f"{args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
+    return result
+
+
+@pytest.mark.parametrize(
+    "config", sorted((REPO / "configs").glob("*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}"
+)
+def test_every_config_builds(config, tmp_path):
+    cli = build_cli(
+        ["--config", str(config), "--trainer.logger.init_args.save_dir", str(tmp_path)], run=False
+    )
+    assert cli.trainer.checkpoint_callback.save_last
+    assert cli.trainer.checkpoint_callback.monitor, f"{config}: set checkpoint.monitor"
+    assert cli.model.hparams, f"{config}: the model must save its hyper-parameters"
+
+
+def test_print_config_shows_the_resolved_classes():
+    result = _run(
+        [sys.executable, "-m", "motionzoo", "fit", "--config", str(CONFIG), "--print_config"],
+        REPO,
+        120,
+    )
+    assert "class_path: motionzoo.models.linear.LinearLifter" in result.stdout
+    assert "precision: auto" in result.stdout
+
+
+@pytest.mark.parametrize("command", [[str(BIN / "motionzoo")], [str(BIN / "lightning")]])
+def test_fast_dev_run_from_the_console_scripts(command, tmp_path):
+    _run(
+        command
+        + [
+            "fit",
+            "--config",
+            str(CONFIG),
+            "--trainer.fast_dev_run",
+            "true",
+            "--trainer.logger.init_args.save_dir",
+            str(tmp_path),
+        ],
+        tmp_path,
+    )
+
+
+def test_overrides_reach_the_objects(tmp_path):
+    cli = build_cli(
+        [
+            "--config",
+            str(CONFIG),
+            "--trainer.max_epochs",
+            "3",
+            "--model.init_args.width",
+            "64",
+            "--trainer.logger.init_args.save_dir",
+            str(tmp_path),
+            "--checkpoint.monitor",
+            "val/p_mpjpe",
+        ],
+        run=False,
+    )
+    assert cli.trainer.max_epochs == 3
+    assert cli.model.hparams.width == 64
+    assert cli.trainer.precision == "32-true"
+    assert cli.trainer.checkpoint_callback.monitor == "val/p_mpjpe"
+    assert cli.trainer.checkpoint_callback.save_last
+
+
+def _logged_test_metrics(log_dir: Path) -> dict[str, float]:
+    (metrics_file,) = log_dir.rglob("metrics.csv")
+    with open(metrics_file) as f:
+        rows = list(csv.DictReader(f))
+    return {k: float(v) for row in rows for k, v in row.items() if k.startswith("test/") and v}
+
+
+def test_ddp_two_processes_log_the_same_mpjpe(tmp_path, tiny_checkpoint):
+    results = {}
+    for devices in ("1", "2"):
+        log_dir = tmp_path / f"devices{devices}"
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "motionzoo",
+                "test",
+                "--config",
+                str(CONFIG),
+                "--ckpt_path",
+                str(tiny_checkpoint),
+                "--model.init_args.width",
+                "64",
+                "--trainer.accelerator",
+                "cpu",
+                "--trainer.devices",
+                devices,
+                "--trainer.strategy",
+                "ddp" if devices == "2" else "auto",
+                "--trainer.logger",
+                "pytorch_lightning.loggers.CSVLogger",
+                "--trainer.logger.save_dir",
+                str(log_dir),
+                "--trainer.callbacks",
+                "[]",
+            ],
+            tmp_path,
+        )
+        results[devices] = _logged_test_metrics(log_dir)
+    assert results["1"]["test/mpjpe"] > 0
+    for key in ("test/mpjpe", "test/p_mpjpe", "test/pck", "test/auc"):
+        assert results["2"][key] == pytest.approx(results["1"][key], rel=1e-5), key

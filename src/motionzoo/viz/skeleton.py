@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
 from mpl_toolkits.mplot3d.art3d import Line3DCollection  # noqa: E402
+from torch.utils.data import default_collate  # noqa: E402
 
 from motionzoo.skeleton import Skeleton  # noqa: E402
 
@@ -39,7 +40,7 @@ def render_poses(
     skeleton: Skeleton,
     reference: np.ndarray | torch.Tensor | None = None,
     titles: list[str] | None = None,
-    size: float = 2.5,
+    size: float = 3.0,
     camera_frame: bool = True,
 ) -> np.ndarray:
     """Draw N 3D poses in a row; ``reference`` (same shape) is drawn dashed grey underneath.
@@ -86,34 +87,37 @@ def render_poses(
 
 class LiftingSkeletonCallback(pl.Callback):
     """Each validation epoch, draws the lifter's predictions (solid, coloured by side) over the
-    ground truth (dashed grey) for the first ``num_samples`` poses of the first validation batch,
-    as the TensorBoard image ``val/skeletons``.
+    ground truth (dashed grey) for ``num_samples`` poses spread evenly over the validation set
+    (so several actions appear), as the TensorBoard image ``val/skeletons``.
 
     The skeleton comes from the DataModule's ``skeleton`` attribute.
     """
 
-    def __init__(self, num_samples: int = 4):
+    def __init__(self, num_samples: int = 6):
         super().__init__()
         self.num_samples = num_samples
-        self._batch: dict[str, torch.Tensor] | None = None
 
-    def on_validation_batch_end(
-        self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
-    ):
-        if batch_idx == 0 and dataloader_idx == 0:
-            self._batch = {k: v[: self.num_samples] for k, v in batch.items()}
+    def _samples(self, trainer: pl.Trainer) -> dict[str, torch.Tensor] | None:
+        loader = trainer.val_dataloaders
+        dataset = getattr(loader[0] if isinstance(loader, list) else loader, "dataset", None)
+        if dataset is None or len(dataset) == 0:
+            return None
+        index = torch.linspace(0, len(dataset) - 1, self.num_samples).long().unique().tolist()
+        return default_collate([dataset[i] for i in index])
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         skeleton = getattr(trainer.datamodule, "skeleton", None)
         writer = getattr(trainer.logger, "experiment", None)
-        if self._batch is None or skeleton is None or not hasattr(writer, "add_image"):
-            return
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
+        if skeleton is None or not hasattr(writer, "add_image"):
+            return
+        batch = self._samples(trainer)
+        if batch is None:
+            return
         with torch.no_grad():
-            pred = pl_module(self._batch["pose2d"])
+            pred = pl_module(batch["pose2d"].to(pl_module.device))
         names = getattr(pl_module, "action_names", ())
-        titles = [names[a] if 0 <= a < len(names) else "" for a in self._batch["action"].tolist()]
-        image = render_poses(pred, skeleton, reference=self._batch["pose3d"], titles=titles)
+        titles = [names[a] if 0 <= a < len(names) else "" for a in batch["action"].tolist()]
+        image = render_poses(pred, skeleton, reference=batch["pose3d"], titles=titles)
         writer.add_image("val/skeletons", image, trainer.global_step, dataformats="HWC")
-        self._batch = None

@@ -24,7 +24,7 @@ def _loader_rate(dm: H36MPoseDataModule, epochs: int = 3) -> float:
     return poses / (time.perf_counter() - start)
 
 
-def _training_rate(dm: H36MPoseDataModule, steps: int = 60) -> float:
+def _training_rate(dm: H36MPoseDataModule, seconds: float = 10.0) -> float:
     model = LinearLifter(num_joints=dm.num_joints).train()
     optimizer = model.configure_optimizers()["optimizer"]
     batches = iter(dm.train_dataloader())
@@ -41,9 +41,10 @@ def _training_rate(dm: H36MPoseDataModule, steps: int = 60) -> float:
 
     for batch in batches[:3]:  # warm-up
         step(batch)
-    start = time.perf_counter()
-    for i in range(steps):
-        step(batches[i % len(batches)])
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        step(batches[steps % len(batches)])
+        steps += 1
     return steps * len(batches[0]["pose2d"]) / (time.perf_counter() - start)
 
 

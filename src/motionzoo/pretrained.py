@@ -91,7 +91,8 @@ def load_pretrained(
         raise FileNotFoundError(f"{path}: weights of pretrained {name!r} are missing")
     verify_sha256(path, info["sha256"])
     payload = torch.load(path, map_location=map_location, weights_only=True)
-    model = _import(info["class_path"])(**payload["hyper_parameters"])
+    hparams = {k: v for k, v in payload["hyper_parameters"].items() if not k.startswith("_")}
+    model = _import(info["class_path"])(**hparams)
     model.load_state_dict(payload["state_dict"])
     return model.eval()
 
@@ -122,7 +123,10 @@ def save_pretrained(
     path = directory / f"{name}.ckpt"
     payload = {
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-        "hyper_parameters": _plain(dict(model.hparams)),
+        # LightningCLI adds `_class_path`; the manifest's class_path names the class instead.
+        "hyper_parameters": _plain(
+            {k: v for k, v in model.hparams.items() if not k.startswith("_")}
+        ),
     }
     atomic_write(path, lambda tmp: torch.save(payload, tmp))
     cls = type(model)

@@ -1,5 +1,7 @@
 """The zoo's DataModules; importing this package makes every DataModule known to the CLI."""
 
 from motionzoo.data.h36m_pose import H36MPoseDataModule
+from motionzoo.data.mug import MUGDataModule
+from motionzoo.data.sprites import SpritesDataModule
 
-__all__ = ["H36MPoseDataModule"]
+__all__ = ["H36MPoseDataModule", "MUGDataModule", "SpritesDataModule"]

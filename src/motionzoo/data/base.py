@@ -48,9 +48,15 @@ def collate_batch(batch):
 
 
 def make_dataloader(
-    dataset: Dataset, batch_size: int, shuffle: bool, num_workers: int = 0, **kwargs
+    dataset: Dataset,
+    batch_size: int,
+    shuffle: bool,
+    num_workers: int = 0,
+    pin_memory: bool | None = None,
+    **kwargs,
 ) -> DataLoader:
-    """The zoo's DataLoader: batched collate, pinned memory on CUDA, persistent workers.
+    """The zoo's DataLoader: batched collate, pinned memory on CUDA (unless ``pin_memory`` says
+    otherwise), persistent workers.
 
     Evaluation loaders (``shuffle=False``) in a distributed run get Lightning's
     ``UnrepeatedDistributedSampler``: every sample is seen exactly once across processes (the
@@ -66,7 +72,7 @@ def make_dataloader(
         sampler=sampler,
         num_workers=num_workers,
         collate_fn=collate_batch,
-        pin_memory=torch.cuda.is_available(),
+        pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory,
         persistent_workers=num_workers > 0,
         **kwargs,
     )

@@ -1,0 +1,126 @@
+"""Frame-sequence grids for TensorBoard: rows = sequences, columns = time steps.
+
+:func:`frame_grid` tiles frames (N, T, 3, H, W) in [-1, 1] into one uint8 RGB image
+``(N*H + (N+1)*pad, T*W + (T+1)*pad, 3)``; :class:`FrameGridCallback` logs such a grid of the
+first validation batch every few epochs, optionally above each sequence its reconstruction or any
+other sequences a model method returns. Numpy and Pillow only (no torchvision).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from einops import rearrange
+from PIL import Image
+
+
+def to_uint8(
+    frames: torch.Tensor | np.ndarray, value_range: tuple[float, float] = (-1.0, 1.0)
+) -> np.ndarray:
+    """Frames in ``value_range`` -> uint8 (values outside are clipped)."""
+    x = (
+        frames.detach().float().cpu().numpy()
+        if isinstance(frames, torch.Tensor)
+        else np.asarray(frames, float)
+    )
+    lo, hi = value_range
+    return np.clip(np.rint((x - lo) / (hi - lo) * 255), 0, 255).astype(np.uint8)
+
+
+def frame_grid(
+    frames: torch.Tensor | np.ndarray,
+    pad: int = 1,
+    pad_value: int = 255,
+    value_range: tuple[float, float] = (-1.0, 1.0),
+) -> np.ndarray:
+    """frames (N, T, C, H, W) (C = 1 or 3) -> grid (N*H + (N+1)*pad, T*W + (T+1)*pad, 3) uint8,
+    sequence n in row n, time step t in column t."""
+    if frames.ndim != 5:
+        raise ValueError(f"expected frames (N, T, C, H, W); got shape {tuple(frames.shape)}")
+    x = to_uint8(frames, value_range)
+    if x.shape[2] == 1:
+        x = np.repeat(x, 3, axis=2)
+    n, t, c, h, w = x.shape
+    if c != 3:
+        raise ValueError(f"expected 1 or 3 channels; got {c}")
+    grid = np.full((n, t, h + pad, w + pad, 3), pad_value, np.uint8)
+    grid[:, :, pad:, pad:] = rearrange(x, "n t c h w -> n t h w c")
+    grid = rearrange(grid, "n t h w c -> (n h) (t w) c")
+    return np.pad(grid, ((0, pad), (0, pad), (0, 0)), constant_values=pad_value)
+
+
+def save_grid(
+    path: str | os.PathLike, frames: torch.Tensor | np.ndarray, scale: int = 1, **kwargs
+) -> None:
+    """Write :func:`frame_grid` of ``frames`` as a PNG, enlarged ``scale`` times (nearest)."""
+    image = Image.fromarray(frame_grid(frames, **kwargs))
+    if scale != 1:
+        image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
+    image.save(path)
+
+
+def interleave(*sequences: torch.Tensor) -> torch.Tensor:
+    """Rows of several (N, T, C, H, W) tensors interleaved: a0, b0, a1, b1, ... (same T)."""
+    return rearrange(torch.stack(sequences, 1), "n k t c h w -> (n k) t c h w")
+
+
+class FrameGridCallback(pl.Callback):
+    """Log a grid of validation sequences to TensorBoard (tag ``{tag}``) every ``every_n_epochs``.
+
+    Takes the first ``num_sequences`` sequences of the first validation batch (``batch[key]``,
+    (B, T, 3, H, W) in [-1, 1]). With ``method`` (e.g. ``"reconstruct"``) the model's
+    ``method(frames)`` output (N, T', 3, H, W) is shown under each input sequence (the shorter
+    one padded with blank frames). Loggers without ``add_image`` are skipped.
+    """
+
+    def __init__(
+        self,
+        num_sequences: int = 8,
+        every_n_epochs: int = 1,
+        key: str = "frames",
+        method: str | None = None,
+        tag: str = "val/frames",
+    ):
+        super().__init__()
+        self.num_sequences, self.every_n_epochs = num_sequences, every_n_epochs
+        self.key, self.method, self.tag = key, method, tag
+        self._frames: torch.Tensor | None = None
+
+    def _due(self, trainer: pl.Trainer) -> bool:
+        return not trainer.sanity_checking and trainer.current_epoch % self.every_n_epochs == 0
+
+    def on_validation_batch_end(
+        self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
+    ):
+        if batch_idx == 0 and dataloader_idx == 0 and self._due(trainer):
+            self._frames = batch[self.key][: self.num_sequences].detach()
+
+    def grid(self, pl_module: pl.LightningModule, frames: torch.Tensor) -> np.ndarray:
+        """The image this callback logs for ``frames`` (N, T, 3, H, W)."""
+        if self.method is not None:
+            with torch.no_grad():
+                out = getattr(pl_module, self.method)(frames).detach()
+            t = max(frames.shape[1], out.shape[1])
+            frames = interleave(*(_pad_time(x.to(frames.device), t) for x in (frames, out)))
+        return frame_grid(frames)
+
+    def on_validation_epoch_end(self, trainer, pl_module):
+        if self._frames is None or not trainer.is_global_zero:
+            return
+        image = self.grid(pl_module, self._frames)
+        self._frames = None
+        for logger in trainer.loggers:
+            writer = getattr(logger, "experiment", None)
+            if hasattr(writer, "add_image"):
+                writer.add_image(self.tag, image, trainer.global_step, dataformats="HWC")
+
+
+def _pad_time(x: torch.Tensor, t: int) -> torch.Tensor:
+    """(N, T, C, H, W) -> (N, t, C, H, W), blank (white, value 1) frames appended."""
+    if x.shape[1] == t:
+        return x
+    blank = x.new_ones(x.shape[0], t - x.shape[1], *x.shape[2:])
+    return torch.cat([x, blank], 1)

@@ -3,14 +3,14 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 WHEELS := $(wildcard /opt/wheels)
-PIP := $(BIN)/pip --disable-pip-version-check $(if $(WHEELS),--find-links $(WHEELS),)
+PIP_INSTALL := $(BIN)/pip --disable-pip-version-check install $(if $(WHEELS),--find-links $(WHEELS),)
 
 .PHONY: install demo test bench lint format clean
 
 $(BIN)/motionzoo: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(PIP) install -q "torch==2.13.0"
-	$(PIP) install -q -e ".[dev]"
+	$(PIP_INSTALL) -q "torch==2.13.0"
+	$(PIP_INSTALL) -q -e ".[dev]"
 	touch $(BIN)/motionzoo
 
 install: $(BIN)/motionzoo

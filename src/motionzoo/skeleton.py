@@ -345,3 +345,110 @@ def h36m_offsets(skeleton: Skeleton = H36M_32) -> np.ndarray:
     if skeleton.offsets is None:
         raise ValueError(f"{skeleton.name} carries no bone offsets")
     return np.asarray(skeleton.offsets, dtype=np.float64)
+
+
+# --- motion layouts: Human3.6M exp-map 22 joints, AMASS / SMPL body ------------------------
+
+# The 22 joints of the exp-map motion files that motion-prediction papers keep (HisRepItself
+# ``main_h36m_3d.py`` ``dim_used``; the other 10 are the root, hips, spine base and duplicates).
+H36M_22 = _derive(
+    H36M_32,
+    "h36m_22",
+    [2, 3, 4, 5, 7, 8, 9, 10, 12, 13, 14, 15, 17, 18, 19, 21, 22, 25, 26, 27, 29, 30],
+    reparent={},
+    joints_left=(4, 5, 6, 7, 12, 13, 14, 15, 16),
+    joints_right=(0, 1, 2, 3, 17, 18, 19, 20, 21),
+)
+
+# SMPL body joints 0..21 (the standard SMPL names; SMPL-H adds 30 finger joints on the wrists).
+SMPL_BODY_NAMES = (
+    "pelvis",
+    "l_hip",
+    "r_hip",
+    "spine1",
+    "l_knee",
+    "r_knee",
+    "spine2",
+    "l_ankle",
+    "r_ankle",
+    "spine3",
+    "l_foot",
+    "r_foot",
+    "neck",
+    "l_collar",
+    "r_collar",
+    "head",
+    "l_shoulder",
+    "r_shoulder",
+    "l_elbow",
+    "r_elbow",
+    "l_wrist",
+    "r_wrist",
+)
+SMPL_BODY_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19)
+
+# Rest-pose joint positions (metres; Y up, facing +z, the subject's left at +x, pelvis at the
+# origin) of the 22 body joints: ``p3d0[0, :22]`` of ``body_models/smpl_skeleton.npz`` in
+# HisRepItself / bouracha generative_imputation, built from the SMPL-H neutral model with mean
+# betas (see shared/reference/datasets.md section 2). AMASS forward kinematics runs on this one
+# template, whatever the sequence's ``betas``.
+SMPL_TEMPLATE_22 = (
+    (0.0, 0.0, 0.0),
+    (0.07255565, -0.09037101, -0.00495077),
+    (-0.07099167, -0.08991066, -0.00426378),
+    (-0.00292576, 0.10815094, -0.02796105),
+    (0.11065675, -0.47893494, -0.0071666),
+    (-0.11376222, -0.48391396, -0.01153006),
+    (0.00358458, 0.24725547, -0.02511322),
+    (0.09839528, -0.88786942, -0.05057588),
+    (-0.09959169, -0.89208156, -0.05400277),
+    (0.0053301, 0.3033044, -0.00013979),
+    (0.13125376, -0.94634873, 0.07010725),
+    (-0.12920429, -0.94181341, 0.07120585),
+    (0.00247584, 0.52505881, -0.03788543),
+    (0.086329, 0.42872718, -0.03441524),
+    (-0.07779355, 0.42385256, -0.04039495),
+    (0.00819868, 0.59696209, 0.0186698),
+    (0.1792331, 0.46250752, -0.0439232),
+    (-0.17389143, 0.45845675, -0.05004761),
+    (0.44708058, 0.44718486, -0.07230864),
+    (-0.43255565, 0.44320309, -0.07316223),
+    (0.70520467, 0.45867163, -0.07272986),
+    (-0.69369143, 0.4523733, -0.07745281),
+)
+
+AMASS_22 = Skeleton(
+    name="amass_22",
+    joint_names=SMPL_BODY_NAMES,
+    parents=SMPL_BODY_PARENTS,
+    joints_left=(1, 4, 7, 10, 13, 16, 18, 20),
+    joints_right=(2, 5, 8, 11, 14, 17, 19, 21),
+)
+
+# AMASS joints 4..21 (HisRepItself ``joint_used = np.arange(4, 22)``): without the pelvis, hips
+# and spine1, the shins and the torso are three separate trees (roots l_knee, r_knee, spine2).
+_AMASS_18_BASE = _derive(AMASS_22, "amass_18", list(range(4, 22)), reparent={})
+AMASS_18 = Skeleton(
+    name="amass_18",
+    joint_names=_AMASS_18_BASE.joint_names,
+    parents=_AMASS_18_BASE.parents,
+    joints_left=(0, 3, 6, 9, 12, 14, 16),
+    joints_right=(1, 4, 7, 10, 13, 15, 17),
+)
+AMASS_18_FROM_22 = tuple(range(4, 22))
+
+
+def smpl_template(unit: str = "m") -> np.ndarray:
+    """(22, 3) float64 rest-pose joints of the SMPL body (``SMPL_TEMPLATE_22``), in ``"m"`` or
+    ``"mm"``."""
+    if unit not in ("m", "mm"):
+        raise ValueError(f"unit must be 'm' or 'mm', got {unit!r}")
+    return np.asarray(SMPL_TEMPLATE_22, dtype=np.float64) * (1000.0 if unit == "mm" else 1.0)
+
+
+def smpl_offsets(unit: str = "m") -> np.ndarray:
+    """(22, 3) float64 bone vectors of the SMPL body template (joint minus parent; the root's
+    is its rest position), the ``offsets`` of ``forward_kinematics(..., convention="column")``."""
+    template = smpl_template(unit)
+    parents = np.array(SMPL_BODY_PARENTS)
+    return template - np.where(parents[:, None] >= 0, template[parents], 0.0)

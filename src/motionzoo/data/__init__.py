@@ -1,7 +1,15 @@
 """The zoo's DataModules; importing this package makes every DataModule known to the CLI."""
 
+from motionzoo.data.amass import AMASSDataModule
+from motionzoo.data.h36m_motion import H36MMotionDataModule
 from motionzoo.data.h36m_pose import H36MPoseDataModule
 from motionzoo.data.mug import MUGDataModule
 from motionzoo.data.sprites import SpritesDataModule
 
-__all__ = ["H36MPoseDataModule", "MUGDataModule", "SpritesDataModule"]
+__all__ = [
+    "AMASSDataModule",
+    "H36MMotionDataModule",
+    "H36MPoseDataModule",
+    "MUGDataModule",
+    "SpritesDataModule",
+]

@@ -1,0 +1,228 @@
+"""Human3.6M motion windows read from the exp-map txt files (HisRepItself protocol).
+
+Reads ``<root>/S{n}/<action>_{1,2}.txt`` (``shared/reference/datasets.md`` section 1a): one frame
+per line, 99 comma-separated values (root translation, then 32 exp-maps, joint i in columns
+[3 + 3i, 6 + 3i)), 50 Hz, the 15 actions under their lowercase file names. As HisRepItself's
+``h36motion3d.py``: every ``sample_rate``-th frame is kept (50 -> 25 Hz), columns 0:6 are zeroed
+(global translation and rotation removed), forward kinematics on the standard 32-joint skeleton
+(``H36M_32`` offsets, row convention; mm, Y up, the actor facing +z), and the 22 used joints are
+kept (``H36M_22``: ``[2, 3, 4, 5, 7, 8, 9, 10, 12, 13, 14, 15, 17, 18, 19, 21, 22, 25, 26, 27, 29,
+30]``). Windows of ``window`` frames start every ``stride`` frames of each sequence
+(``arange(0, T - window + 1, stride)``). Splits: train S1 S6 S7 S8 S9, val S11, test S5.
+
+With ``root=None`` (or ``synthetic: true``) the procedural actions of
+:mod:`motionzoo.data.synthetic.motion_files` are first written in that file format (once,
+atomically, into the cache folder; or into ``root``) and read through the same code.
+
+Batch (DESIGN.md section 3): ``motion`` (B, T, J, 3) float32 mm, ``action`` (B,) long: the
+canonical label (index into ``H36M_ACTIONS``; ``takingphoto`` is ``Photo``, ``walkingdog``
+``WalkDog``). After ``setup`` the module exposes the train-split statistics: ``train_mean``
+(T, J, 3), the mean of every (frame, joint, coordinate) feature over the training windows (mean
+imputation, as bouracha/generative_imputation's ``train_averages.csv``), and ``mean`` / ``std``
+(J, 3) over every frame of the training windows.
+
+:class:`MotionDataModule` and :class:`MotionWindows` are shared with the AMASS module: the
+per-split frames are cached once (one ``.npz`` named by a fingerprint of the input files and the
+options, written atomically) and windows are gathered from them a whole batch at a time.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from motionzoo.data.motion_base import MotionDataModule
+from motionzoo.data.synthetic.motion_files import (
+    DEFAULT_H36M_FRAMES,
+    H36M_FILE_ACTIONS,
+    H36M_MOTION_FPS,
+    MOTION_FILES_VERSION,
+    h36m_motion_path,
+    write_h36m_motion_files,
+)
+from motionzoo.geometry.kinematics import expmap_to_joints
+from motionzoo.skeleton import H36M_22, H36M_ACTIONS
+
+EXPMAP_COLUMNS = 99
+LAYOUT = "<root>/S{n}/<action>_{1,2}.txt"
+_HELP = "see README#data"
+_FILE_ACTION = {canonical: name for name, canonical in H36M_FILE_ACTIONS.items()}
+
+
+def read_expmap_txt(path: str | Path) -> np.ndarray:
+    """One exp-map motion file -> (T, 99) float64, with errors naming the file and the line."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: cannot read the file ({error})") from error
+    if not text.strip():
+        raise ValueError(f"{path}: no frames; expected {_EXPECTED}")
+    try:
+        frames = np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2, dtype=np.float64)
+    except ValueError as error:
+        raise ValueError(f"{path}: {_first_bad_line(text) or error}") from error
+    if frames.shape[1] != EXPMAP_COLUMNS:
+        raise ValueError(f"{path}: every line has {frames.shape[1]} values; expected {_EXPECTED}")
+    if not np.isfinite(frames).all():
+        row = int(np.nonzero(~np.isfinite(frames).all(1))[0][0])
+        line = _data_lines(text)[row][0]
+        raise ValueError(f"{path}: line {line} has a non-finite value; expected {_EXPECTED}")
+    return frames
+
+
+_EXPECTED = (
+    f"{EXPMAP_COLUMNS} comma-separated numbers per line (root translation + 32 joints x 3 "
+    f"exp-map values; {_HELP})"
+)
+
+
+def _data_lines(text: str) -> list[tuple[int, str]]:
+    """(1-based line number, stripped text) of every non-blank line (error path)."""
+    return [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+
+
+def _first_bad_line(text: str) -> str | None:
+    """The first line with the wrong number of values or a non-number, described (error path)."""
+    for number, line in _data_lines(text):
+        values = line.split(",")
+        if len(values) != EXPMAP_COLUMNS:
+            return f"line {number} has {len(values)} values; expected {_EXPECTED}"
+        for column, value in enumerate(values, 1):
+            try:
+                float(value)
+            except ValueError:
+                return f"line {number}, value {column} is {value!r}, not a number; expected {_EXPECTED}"
+    return None
+
+
+def _canonical_action(name: str) -> str:
+    if name in H36M_ACTIONS:
+        return name
+    if name in H36M_FILE_ACTIONS:
+        return H36M_FILE_ACTIONS[name]
+    raise ValueError(
+        f"unknown action {name!r}; expected a canonical name {H36M_ACTIONS} or a file name "
+        f"{tuple(H36M_FILE_ACTIONS)}"
+    )
+
+
+class H36MMotionDataModule(MotionDataModule):
+    """Human3.6M exp-map motion windows (HisRepItself protocol; see the module docstring).
+
+    Args:
+        root: folder with ``S{n}/<action>_{1,2}.txt``; None uses the embedded synthetic set.
+        synthetic: write the synthetic files into ``root`` (when it is missing or empty).
+        actions: actions to read (canonical ``H36M_ACTIONS`` names or lowercase file names);
+            None reads all 15.
+        train_subjects, val_subjects, test_subjects: HisRepItself's split.
+        window: frames per window (HG-VAE: 50).
+        stride: frames between training window starts (HisRepItself ``skip_rate``: 1).
+        eval_stride: the same for validation and test (default: ``stride``).
+        sample_rate: keep every n-th frame of the 50 Hz files (2: 25 Hz).
+        batch_size, eval_batch_size: loader batch sizes (eval defaults to batch_size).
+        num_workers: DataLoader workers.
+        cache_dir: where the synthetic files and processed arrays go (default
+            ``motionzoo.data.cache.default_cache_dir()``).
+        synthetic_seed, synthetic_frames: seed and base file length (50 Hz frames) of the
+            synthetic set.
+    """
+
+    skeleton = H36M_22
+    action_names = H36M_ACTIONS
+    cache_name = "h36m_motion"
+    layout = LAYOUT
+
+    def __init__(
+        self,
+        root: str | None = None,
+        synthetic: bool = False,
+        actions: tuple[str, ...] | None = None,
+        train_subjects: tuple[str, ...] = ("S1", "S6", "S7", "S8", "S9"),
+        val_subjects: tuple[str, ...] = ("S11",),
+        test_subjects: tuple[str, ...] = ("S5",),
+        window: int = 50,
+        stride: int = 1,
+        eval_stride: int | None = None,
+        sample_rate: int = 2,
+        batch_size: int = 256,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        cache_dir: str | None = None,
+        synthetic_seed: int = 0,
+        synthetic_frames: int = DEFAULT_H36M_FRAMES,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        if sample_rate < 1:
+            raise ValueError(f"sample_rate must be >= 1, got {sample_rate}")
+        self.actions = tuple(
+            dict.fromkeys(_canonical_action(a) for a in actions) if actions else H36M_ACTIONS
+        )
+        self._init_common(root, synthetic, cache_dir)
+
+    @property
+    def data_dir(self) -> Path:
+        """The folder read: ``root``, or the synthetic set's folder in the cache."""
+        if self.hparams.root is not None:
+            return Path(self.hparams.root).expanduser()
+        name = (
+            f"h36m_motion_seed{self.hparams.synthetic_seed}"
+            f"_frames{self.hparams.synthetic_frames}_v{MOTION_FILES_VERSION}"
+        )
+        return self.cache_dir / "synthetic" / name
+
+    def _write_synthetic(self, folder: Path) -> None:
+        write_h36m_motion_files(
+            folder, seed=self.hparams.synthetic_seed, frames=self.hparams.synthetic_frames
+        )
+
+    def _subjects(self) -> dict[str, tuple[str, ...]]:
+        h = self.hparams
+        return {
+            "train": tuple(h.train_subjects),
+            "val": tuple(h.val_subjects),
+            "test": tuple(h.test_subjects),
+        }
+
+    def _input_files(self) -> dict[str, list[Path]]:
+        files: dict[str, list[Path]] = {}
+        for split, subjects in self._subjects().items():
+            files[split] = []
+            for subject in subjects:
+                folder = self.data_dir / subject
+                if not folder.is_dir():
+                    raise FileNotFoundError(
+                        f"{folder}: folder not found ({split} subject {subject}); expected "
+                        f"{LAYOUT} ({_HELP})"
+                    )
+                for action in self.actions:
+                    for sub in (1, 2):
+                        path = h36m_motion_path(self.data_dir, subject, _FILE_ACTION[action], sub)
+                        if not path.is_file():
+                            raise FileNotFoundError(
+                                f"{path}: not found; every subject folder holds "
+                                f"<action>_1.txt and <action>_2.txt for the 15 actions "
+                                f"{tuple(H36M_FILE_ACTIONS)} ({_HELP})"
+                            )
+                        files[split].append(path)
+        return files
+
+    def _options(self) -> dict:
+        return {"actions": self.actions, "sample_rate": self.hparams.sample_rate}
+
+    def _read_split(self, split: str, files: list[Path]):
+        sequences, labels, names, seconds = [], [], [], 0.0
+        for path in files:
+            expmap = read_expmap_txt(path)
+            seconds += len(expmap) / H36M_MOTION_FPS
+            frames = torch.from_numpy(expmap[:: self.hparams.sample_rate])
+            joints = expmap_to_joints(frames, zero_global=True)[:, list(self.skeleton.from_32)]
+            sequences.append(joints.numpy().astype(np.float32))
+            action = path.stem.rsplit("_", 1)[0]
+            labels.append(H36M_ACTIONS.index(H36M_FILE_ACTIONS[action]))
+            names.append(f"{path.parent.name}/{path.name}")
+        return sequences, labels, names, seconds

@@ -76,3 +76,32 @@ def make_dataloader(
         persistent_workers=num_workers > 0,
         **kwargs,
     )
+
+
+class SplitLoadersMixin:
+    """``train/val/test/predict_dataloader`` for a DataModule that fills ``self.datasets`` (split
+    name -> Dataset) in ``setup`` and has ``batch_size``, ``eval_batch_size`` (None = same) and
+    ``num_workers`` hyper-parameters. Prediction uses the test split."""
+
+    datasets: dict[str, Dataset]
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.hparams.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", self._eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", self._eval_batch_size, shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.test_dataloader()
+
+    @property
+    def _eval_batch_size(self) -> int:
+        return self.hparams.eval_batch_size or self.hparams.batch_size
+
+    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+        if split not in self.datasets:
+            raise RuntimeError(f"call setup() before {split}_dataloader()")
+        return make_dataloader(self.datasets[split], batch_size, shuffle, self.hparams.num_workers)

@@ -22,9 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader
 
-from motionzoo.data.base import ArrayDataset, make_dataloader
+from motionzoo.data.base import ArrayDataset, SplitLoadersMixin
 from motionzoo.data.cache import atomic_save_npz, cached_arrays, default_cache_dir, fingerprint
 from motionzoo.data.synthetic.h36m import (
     DEFAULT_FRAMES,
@@ -47,7 +46,7 @@ _NECK_NOSE_17 = H36M_17.joint_names.index("Neck/Nose")
 _HELP = "see README#data"
 
 
-class H36MPoseDataModule(pl.LightningDataModule):
+class H36MPoseDataModule(SplitLoadersMixin, pl.LightningDataModule):
     """Human3.6M pose lifting (VideoPose3D / SemGCN protocol).
 
     Args:
@@ -181,27 +180,6 @@ class H36MPoseDataModule(pl.LightningDataModule):
         for split in ("train", "val", "test"):
             source = self._stored_split(split)
             self.datasets[split] = ArrayDataset({k: arrays[f"{source}.{k}"] for k in KEYS})
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.hparams.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", self._eval_batch_size, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", self._eval_batch_size, shuffle=False)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self.test_dataloader()
-
-    @property
-    def _eval_batch_size(self) -> int:
-        return self.hparams.eval_batch_size or self.hparams.batch_size
-
-    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
-        if split not in self.datasets:
-            raise RuntimeError(f"call setup() before {split}_dataloader()")
-        return make_dataloader(self.datasets[split], batch_size, shuffle, self.hparams.num_workers)
 
     # --- processing ----------------------------------------------------------------------------
 

@@ -13,9 +13,9 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_warn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from motionzoo.data.base import make_dataloader
+from motionzoo.data.base import SplitLoadersMixin
 from motionzoo.data.cache import atomic_save_npz, cached_arrays, default_cache_dir, fingerprint
 from motionzoo.data.synthetic.h36m import torch_threads
 from motionzoo.data.synthetic.motion_files import atomic_directory
@@ -95,7 +95,7 @@ def window_statistics(
     }
 
 
-class MotionDataModule(pl.LightningDataModule):
+class MotionDataModule(SplitLoadersMixin, pl.LightningDataModule):
     """Shared machinery of the motion DataModules: synthetic files, cache, windows, statistics,
     loaders. A subclass saves its hyperparameters (including ``root``, ``synthetic``, ``window``,
     ``stride``, ``eval_stride``, ``batch_size``, ``eval_batch_size``, ``num_workers``) and
@@ -233,24 +233,3 @@ class MotionDataModule(pl.LightningDataModule):
         self.std = torch.from_numpy(arrays["stats.std"])
         self.sequence_names = {split: arrays[f"{split}.names"].tolist() for split in SPLITS}
         self.source_seconds = {split: float(arrays[f"{split}.seconds"]) for split in SPLITS}
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.hparams.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", self._eval_batch_size, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", self._eval_batch_size, shuffle=False)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self.test_dataloader()
-
-    @property
-    def _eval_batch_size(self) -> int:
-        return self.hparams.eval_batch_size or self.hparams.batch_size
-
-    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
-        if split not in self.datasets:
-            raise RuntimeError(f"call setup() before {split}_dataloader()")
-        return make_dataloader(self.datasets[split], batch_size, shuffle, self.hparams.num_workers)

@@ -16,13 +16,12 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
-from torch.utils.data import default_collate  # noqa: E402
 
 from motionzoo.skeleton import Skeleton  # noqa: E402
-from motionzoo.viz.skeleton import _bone_colours, figure_to_array  # noqa: E402
+from motionzoo.viz.callback import ValidationPictureCallback  # noqa: E402
+from motionzoo.viz.skeleton import bone_colours, figure_to_array  # noqa: E402
 
 _AXES = {"x": 0, "y": 1, "z": 2}
 
@@ -97,7 +96,7 @@ def render_motion_strip(
                 segments(poses[1]), colors="#888888", linestyles="dotted", linewidths=1.5
             )
         )
-    colours = _bone_colours(skeleton) * len(frames)
+    colours = bone_colours(skeleton) * len(frames)
     ax.add_collection(LineCollection(segments(poses[0]), colors=colours, linewidths=1.8))
     margin = 0.05 * spacing
     ax.set_xlim(low[0] - margin, low[0] + spacing * len(frames))
@@ -119,7 +118,7 @@ def stack_strips(strips: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(padded)
 
 
-class MotionStripCallback(pl.Callback):
+class MotionStripCallback(ValidationPictureCallback):
     """Each validation epoch, draws ``num_samples`` validation windows spread evenly over the set
     (so several actions appear) as strips of poses, stacked into one TensorBoard image ``tag``.
 
@@ -136,27 +135,10 @@ class MotionStripCallback(pl.Callback):
         method: str | None = "reconstruct",
         tag: str = "val/motion",
     ):
-        super().__init__()
-        self.num_samples, self.every, self.method, self.tag = num_samples, every, method, tag
+        super().__init__(num_samples)
+        self.every, self.method, self.tag = every, method, tag
 
-    def _samples(self, trainer: pl.Trainer) -> dict[str, torch.Tensor] | None:
-        loader = trainer.val_dataloaders
-        dataset = getattr(loader[0] if isinstance(loader, list) else loader, "dataset", None)
-        if dataset is None or len(dataset) == 0:
-            return None
-        index = torch.linspace(0, len(dataset) - 1, self.num_samples).long().unique().tolist()
-        return default_collate([dataset[i] for i in index])
-
-    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        skeleton = getattr(trainer.datamodule, "skeleton", None)
-        writer = getattr(trainer.logger, "experiment", None)
-        if trainer.sanity_checking or not trainer.is_global_zero:
-            return
-        if skeleton is None or not hasattr(writer, "add_image"):
-            return
-        batch = self._samples(trainer)
-        if batch is None:
-            return
+    def draw(self, trainer, pl_module, batch, skeleton, writer) -> None:
         truth, reference = batch["motion"], None
         predict = getattr(pl_module, self.method, None) if self.method else None
         if callable(predict):

@@ -12,17 +12,16 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
 from mpl_toolkits.mplot3d.art3d import Line3DCollection  # noqa: E402
-from torch.utils.data import default_collate  # noqa: E402
 
 from motionzoo.skeleton import Skeleton  # noqa: E402
+from motionzoo.viz.callback import ValidationPictureCallback  # noqa: E402
 
 LEFT, RIGHT, CENTRE = "#1f77b4", "#d62728", "#444444"
 
 
-def _bone_colours(skeleton: Skeleton) -> list[str]:
+def bone_colours(skeleton: Skeleton) -> list[str]:
     left, right = set(skeleton.joints_left), set(skeleton.joints_right)
     return [LEFT if c in left else RIGHT if c in right else CENTRE for c, _ in skeleton.edges]
 
@@ -55,7 +54,7 @@ def render_poses(
     n = len(poses)
     fig = plt.figure(figsize=(size * n, size), dpi=80)
     child, parent = np.array(skeleton.edges).T
-    colours = _bone_colours(skeleton)
+    colours = bone_colours(skeleton)
 
     def to_plot(p: np.ndarray) -> np.ndarray:
         # camera (x right, y down, z forward) -> plot (x, depth, up)
@@ -85,7 +84,7 @@ def render_poses(
     return figure_to_array(fig)
 
 
-class LiftingSkeletonCallback(pl.Callback):
+class LiftingSkeletonCallback(ValidationPictureCallback):
     """Each validation epoch, draws the lifter's predictions (solid, coloured by side) over the
     ground truth (dashed grey) for ``num_samples`` poses spread evenly over the validation set
     (so several actions appear), as the TensorBoard image ``val/skeletons``.
@@ -94,27 +93,9 @@ class LiftingSkeletonCallback(pl.Callback):
     """
 
     def __init__(self, num_samples: int = 6):
-        super().__init__()
-        self.num_samples = num_samples
+        super().__init__(num_samples)
 
-    def _samples(self, trainer: pl.Trainer) -> dict[str, torch.Tensor] | None:
-        loader = trainer.val_dataloaders
-        dataset = getattr(loader[0] if isinstance(loader, list) else loader, "dataset", None)
-        if dataset is None or len(dataset) == 0:
-            return None
-        index = torch.linspace(0, len(dataset) - 1, self.num_samples).long().unique().tolist()
-        return default_collate([dataset[i] for i in index])
-
-    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        skeleton = getattr(trainer.datamodule, "skeleton", None)
-        writer = getattr(trainer.logger, "experiment", None)
-        if trainer.sanity_checking or not trainer.is_global_zero:
-            return
-        if skeleton is None or not hasattr(writer, "add_image"):
-            return
-        batch = self._samples(trainer)
-        if batch is None:
-            return
+    def draw(self, trainer, pl_module, batch, skeleton, writer) -> None:
         with torch.no_grad():
             pred = pl_module(batch["pose2d"].to(pl_module.device))
         names = getattr(pl_module, "action_names", ())

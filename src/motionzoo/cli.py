@@ -12,6 +12,7 @@ configurable from YAML: ``checkpoint`` (ModelCheckpoint, ``last.ckpt`` + best by
 from __future__ import annotations
 
 import sys
+import warnings
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
@@ -20,6 +21,9 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 import motionzoo.data  # noqa: F401  (registers every DataModule with the parser)
 import motionzoo.models  # noqa: F401  (registers every model with the parser)
 from motionzoo.trainer import Trainer
+
+# Lightning 2.6 on torch 2.13 warns about its own use of a deprecated pytree class on every run.
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 
 class MotionZooCLI(LightningCLI):

@@ -43,9 +43,9 @@ def run(
     checkpoint = cli.trainer.checkpoint_callback
     print()
     print("motionzoo demo: LinearLifter on the embedded synthetic Human3.6M set")
-    print(f"  best checkpoint : {checkpoint.best_model_path}")
-    print(f"  last checkpoint : {checkpoint.last_model_path}")
-    print(f"  TensorBoard logs: {cli.trainer.logger.log_dir}")
+    print(f"  best checkpoint : {Path(checkpoint.best_model_path).resolve()}")
+    print(f"  last checkpoint : {Path(checkpoint.last_model_path).resolve()}")
+    print(f"  TensorBoard logs: {Path(cli.trainer.logger.log_dir).resolve()}")
     print(
         f"  test MPJPE      : {results['test/mpjpe']:.1f} mm   P-MPJPE: {results['test/p_mpjpe']:.1f} mm"
     )

@@ -1,0 +1,162 @@
+"""VAEGAN: a VAE whose reconstruction error is measured in a learned discriminator's feature
+space (Larsen et al. 2016, "Autoencoding beyond pixels"; thesis section 2.1.6, eq. 2.9-2.13).
+
+Three networks (:mod:`motionzoo.nn.conv`) and three losses, per batch x of images:
+
+- ``prior``  L_prior = KL(q(z|x) || N(0, I)), analytic, summed over z, batch mean;
+- ``llike``  L_llike^{Dis_l} = -log N(Dis_l(x) | Dis_l(x~), I) (up to its constant), x~ =
+  Dec(z), z ~ q(z|x): half the squared distance of the discriminator's layer-l features, summed
+  over features, batch mean;
+- ``gan``    L_GAN = BCE(D(x), 1) + BCE(D(x~), 0) + BCE(D(x_p), 0), x_p = Dec(z_p), z_p ~ N(0, I):
+  the negative of eq. 2.13's log D(x) + log(1 - D(x~)) + log(1 - D(x_p)), batch means, so that
+  every network *descends* its objective.
+
+Updates (paper Algorithm 1), all gradients from the same forward pass, then one RMSProp step each:
+
+- encoder       <- grad (L_prior + L_llike)
+- decoder       <- grad (gamma * L_llike - L_GAN)
+- discriminator <- grad L_GAN
+
+Each objective is back-propagated into its own module's parameters only
+(``backward(inputs=...)``), so the GAN error never reaches the encoder and the discriminator
+never minimises L_llike, although both terms depend on those parameters. ``generator_loss=
+"non_saturating"`` replaces the decoder's ``-L_GAN`` by BCE(D(x~), 1) + BCE(D(x_p), 1), as the
+public PyTorch code does; the default is the paper's ``-L_GAN``. BCE and KL are computed in
+float32 inside autocast.
+
+Logged: ``train/prior``, ``train/llike``, ``train/gan`` and the discriminator's accuracy on
+``acc_real`` / ``acc_recon`` / ``acc_sampled`` (logit > 0 means "real"); in validation also the
+SSIM of reconstructions and their image-gradient energy relative to the data's, and TensorBoard
+grids ``val/reconstructions`` and ``val/samples``. Batches: ``image`` (B, 3, 64, 64) in [-1, 1]
+(:class:`~motionzoo.data.frames.FramesDataModule`) or ``frames`` (B, T, 3, 64, 64).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from motionzoo.models.conv_vae import LatentImageModule, gaussian_kl, reparameterize
+from motionzoo.nn.conv import ConvDecoder, ConvDiscriminator, ConvEncoder
+
+MODULES = ("encoder", "decoder", "discriminator")
+
+
+class VAEGAN(LatentImageModule):
+    """VAE/GAN on 64x64 images; manual optimisation with one RMSProp per network.
+
+    Args:
+        z_dim: latent size (128). encoder_channels / encoder_hidden, decoder_channels /
+            decoder_start_channels, discriminator_channels / discriminator_stem /
+            discriminator_hidden: widths (defaults: the paper's table in DESIGN.md).
+        feature_layer: l, the discriminator's strided conv block (1-based) whose pre-BN output
+            is Dis_l (3: the paper's 256x8x8 features).
+        gamma: weight of L_llike against the GAN term in the decoder's objective.
+        generator_loss: ``"minimax"`` (the paper's ``-L_GAN``) or ``"non_saturating"``.
+        lr: RMSProp learning rate of all three networks (3e-4).
+        image_key: batch key of the images.
+    """
+
+    def __init__(
+        self,
+        z_dim: int = 128,
+        encoder_channels: list[int] | tuple[int, ...] = (64, 128, 256),
+        encoder_hidden: int = 2048,
+        decoder_channels: list[int] | tuple[int, ...] = (256, 128, 32),
+        decoder_start_channels: int = 256,
+        discriminator_channels: list[int] | tuple[int, ...] = (128, 256, 256),
+        discriminator_stem: int = 32,
+        discriminator_hidden: int = 512,
+        feature_layer: int = 3,
+        gamma: float = 1e-2,
+        generator_loss: Literal["minimax", "non_saturating"] = "minimax",
+        image_size: int = 64,
+        lr: float = 3e-4,
+        image_key: str = "image",
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        if generator_loss not in ("minimax", "non_saturating"):
+            raise ValueError(
+                f"generator_loss {generator_loss!r}; expected 'minimax' or 'non_saturating'"
+            )
+        self.encoder = ConvEncoder(z_dim, tuple(encoder_channels), encoder_hidden, image_size)
+        self.decoder = ConvDecoder(
+            z_dim, tuple(decoder_channels), decoder_start_channels, image_size
+        )
+        self.discriminator = ConvDiscriminator(
+            tuple(discriminator_channels),
+            discriminator_stem,
+            discriminator_hidden,
+            feature_layer,
+            image_size,
+        )
+        self._init_metrics()
+
+    def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One forward pass of all three networks on images x (B, 3, H, W).
+
+        Returns the batch-mean losses ``prior``, ``llike``, ``gan`` (L_GAN as the
+        discriminator's BCE), ``generator`` (the decoder's GAN term: ``-gan`` or the
+        non-saturating BCE) and the discriminator accuracies ``acc_real``, ``acc_recon``,
+        ``acc_sampled``."""
+        b = x.shape[0]
+        mu, logvar = self.encoder(x)
+        recon = self.decoder(reparameterize(mu, logvar))
+        sampled = self.decoder(torch.randn_like(mu))
+        # one discriminator pass over [x, x~, x_p], as the reference (shared BatchNorm statistics)
+        logits, features = self.discriminator(torch.cat([x, recon, sampled]))
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            logits, features = logits.float(), features.float()
+            real, rec, smp = logits.split(b)
+            f_real, f_recon = features[:b], features[b : 2 * b]
+            prior = gaussian_kl(mu, logvar).mean()
+            llike = 0.5 * (f_real - f_recon).pow(2).sum(-1).mean()
+            bce = F.binary_cross_entropy_with_logits
+            ones, zeros = torch.ones_like(real), torch.zeros_like(real)
+            gan = bce(real, ones) + bce(rec, zeros) + bce(smp, zeros)
+            if self.hparams.generator_loss == "minimax":
+                generator = -gan
+            else:
+                generator = bce(rec, ones) + bce(smp, ones)
+        return {
+            "prior": prior,
+            "llike": llike,
+            "gan": gan,
+            "generator": generator,
+            "acc_real": (real > 0).float().mean(),
+            "acc_recon": (rec < 0).float().mean(),
+            "acc_sampled": (smp < 0).float().mean(),
+        }
+
+    def objectives(self, terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """What each network descends (paper Algorithm 1)."""
+        return {
+            "encoder": terms["prior"] + terms["llike"],
+            "decoder": self.hparams.gamma * terms["llike"] + terms["generator"],
+            "discriminator": terms["gan"],
+        }
+
+    def training_step(self, batch, batch_idx):
+        x = self.images(batch)
+        terms = self.loss_terms(x)
+        self.log_terms("train", terms, batch_size=x.shape[0])
+        objectives = self.objectives(terms)
+        optimizers = dict(zip(MODULES, self.optimizers()))
+        for opt in optimizers.values():
+            opt.zero_grad(set_to_none=True)
+        # every objective into its own network only; all gradients before any step (the
+        # steps change the parameters in place, which the later backward passes would read)
+        for i, name in enumerate(MODULES):
+            params = [p for p in getattr(self, name).parameters() if p.requires_grad]
+            self.manual_backward(objectives[name], inputs=params, retain_graph=i < len(MODULES) - 1)
+        for opt in optimizers.values():
+            opt.step()
+        return objectives["encoder"].detach()
+
+    def configure_optimizers(self):
+        lr = self.hparams.lr
+        return [torch.optim.RMSprop(getattr(self, name).parameters(), lr=lr) for name in MODULES]

@@ -1,0 +1,139 @@
+"""64x64 convolutional encoder, decoder and discriminator of VAE/GAN (Larsen et al. 2016).
+
+The paper's architecture table (DESIGN.md, VAEGAN; ``reference/papers.md`` section 4), every
+width configurable so that tests and small pretrained models use the same code:
+
+- :class:`ConvEncoder`: 3 x [conv5 s2 (no bias) BN ReLU] 64/128/256 -> FC 2048 BN ReLU ->
+  Linear mu, Linear logvar (z 128). images (B, 3, 64, 64) -> mu, logvar (B, z).
+- :class:`ConvDecoder`: FC z -> 8x8x256 BN ReLU -> 3 x [convT5 s2 BN ReLU] 256/128/32 ->
+  conv5 -> 3 channels, tanh. z (B, z) -> images (B, 3, 64, 64) in [-1, 1].
+- :class:`ConvDiscriminator`: conv5 32 s1 ReLU -> 3 x [conv5 s2 BN ReLU] 128/256/256 ->
+  FC 512 BN ReLU -> FC 1 (a logit; the sigmoid lives in the loss). ``Dis_l`` is the pre-BN
+  output of strided block ``feature_layer`` (1-based; the paper's l is block 3, 256x8x8).
+
+BatchNorm momentum 0.1 in PyTorch's convention is the reference's ``momentum=0.9`` (Keras
+convention: the weight of the running average).
+"""
+
+from __future__ import annotations
+
+import torch
+from einops import rearrange
+from torch import nn
+
+
+def _down(c_in: int, c_out: int) -> nn.Sequential:
+    """conv5 stride 2 (64 -> 32 -> 16 -> 8), BN, ReLU; indexable so the pre-BN output is [0]."""
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 5, 2, 2, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)
+    )
+
+
+def _up(c_in: int, c_out: int) -> nn.Sequential:
+    """transposed conv5 stride 2 (8 -> 16 -> 32 -> 64), BN, ReLU."""
+    return nn.Sequential(
+        nn.ConvTranspose2d(c_in, c_out, 5, 2, 2, output_padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(True),
+    )
+
+
+class ConvEncoder(nn.Module):
+    """images (B, 3, size, size) -> (mu, logvar), each (B, z_dim)."""
+
+    def __init__(
+        self,
+        z_dim: int = 128,
+        channels: tuple[int, ...] = (64, 128, 256),
+        hidden: int = 2048,
+        size: int = 64,
+        in_channels: int = 3,
+    ):
+        super().__init__()
+        blocks = [_down(a, b) for a, b in zip((in_channels, *channels[:-1]), channels)]
+        self.blocks = nn.Sequential(*blocks)
+        side = size // 2 ** len(channels)
+        self.fc = nn.Sequential(
+            nn.Linear(channels[-1] * side * side, hidden, bias=False),
+            nn.BatchNorm1d(hidden),
+            nn.ReLU(True),
+        )
+        self.mu = nn.Linear(hidden, z_dim)
+        self.logvar = nn.Linear(hidden, z_dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.fc(rearrange(self.blocks(x), "b c h w -> b (c h w)"))
+        return self.mu(h), self.logvar(h)
+
+
+class ConvDecoder(nn.Module):
+    """z (B, z_dim) -> images (B, 3, size, size) in [-1, 1] (tanh)."""
+
+    def __init__(
+        self,
+        z_dim: int = 128,
+        channels: tuple[int, ...] = (256, 128, 32),
+        start_channels: int = 256,
+        size: int = 64,
+        out_channels: int = 3,
+    ):
+        super().__init__()
+        self.side = size // 2 ** len(channels)
+        self.start_channels = start_channels
+        self.fc = nn.Sequential(
+            nn.Linear(z_dim, start_channels * self.side**2, bias=False),
+            nn.BatchNorm1d(start_channels * self.side**2),
+            nn.ReLU(True),
+        )
+        ups = [_up(a, b) for a, b in zip((start_channels, *channels[:-1]), channels)]
+        self.blocks = nn.Sequential(*ups)
+        self.out = nn.Sequential(nn.Conv2d(channels[-1], out_channels, 5, 1, 2), nn.Tanh())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = rearrange(self.fc(z), "b (c h w) -> b c h w", c=self.start_channels, h=self.side)
+        return self.out(self.blocks(h))
+
+
+class ConvDiscriminator(nn.Module):
+    """images (B, 3, size, size) -> (logit (B,), Dis_l features (B, F)).
+
+    ``feature_layer`` l in 1..len(channels): the features are the conv output of strided block
+    l before its BatchNorm, flattened (the paper's choice is the last block, 256x8x8)."""
+
+    def __init__(
+        self,
+        channels: tuple[int, ...] = (128, 256, 256),
+        stem_channels: int = 32,
+        hidden: int = 512,
+        feature_layer: int = 3,
+        size: int = 64,
+        in_channels: int = 3,
+    ):
+        super().__init__()
+        if not 1 <= feature_layer <= len(channels):
+            raise ValueError(
+                f"feature_layer {feature_layer} out of range; the discriminator has "
+                f"{len(channels)} strided conv blocks (1-based)"
+            )
+        self.feature_layer = feature_layer
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, stem_channels, 5, 1, 2), nn.ReLU(True))
+        blocks = [_down(a, b) for a, b in zip((stem_channels, *channels[:-1]), channels)]
+        self.blocks = nn.ModuleList(blocks)
+        side = size // 2 ** len(channels)
+        self.head = nn.Sequential(
+            nn.Linear(channels[-1] * side * side, hidden, bias=False),
+            nn.BatchNorm1d(hidden),
+            nn.ReLU(True),
+            nn.Linear(hidden, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.stem(x)
+        features = None
+        for i, (conv, bn, act) in enumerate(self.blocks, start=1):
+            h = conv(h)
+            if i == self.feature_layer:
+                features = rearrange(h, "b c h w -> b (c h w)")
+            h = act(bn(h))
+        logit = self.head(rearrange(h, "b c h w -> b (c h w)"))[:, 0]
+        return logit, features

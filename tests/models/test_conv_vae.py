@@ -1,0 +1,87 @@
+"""ConvVAE, the pixel-likelihood baseline of VAEGAN: the KL and the likelihood against
+independent references, a training step that lowers the loss, shapes, save / load."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.distributions import Normal, kl_divergence
+
+from motionzoo.data.base import ArrayDataset, make_dataloader
+from motionzoo.models.conv_vae import ConvVAE, gaussian_kl, gradient_energy
+from motionzoo.pretrained import load_pretrained, save_pretrained
+from motionzoo.trainer import Trainer
+
+TINY = dict(
+    z_dim=8, encoder_channels=[4, 8, 8], encoder_hidden=32, decoder_channels=[8, 8, 4],
+    decoder_start_channels=8,
+)  # fmt: skip
+
+
+def images(n: int = 8, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(n, 3, 8, 8, generator=g) * 2 - 1
+    return torch.nn.functional.interpolate(coarse, size=64, mode="bilinear")
+
+
+def test_kl_matches_torch_distributions_and_monte_carlo():
+    g = torch.Generator().manual_seed(0)
+    mu, logvar = torch.randn(4, 6, generator=g), torch.randn(4, 6, generator=g)
+    q, p = Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0)
+    closed = kl_divergence(q, p).sum(-1)
+    torch.testing.assert_close(gaussian_kl(mu, logvar), closed)
+    z = q.sample((200_000,))  # Monte-Carlo E_q[log q - log p]
+    mc = (q.log_prob(z) - p.log_prob(z)).sum(-1).mean(0)
+    torch.testing.assert_close(gaussian_kl(mu, logvar), mc, atol=0.05, rtol=0.02)
+    assert gaussian_kl(mu.half(), logvar.half()).dtype == torch.float32
+
+
+def test_likelihood_is_the_pixelwise_gaussian_log_density():
+    torch.manual_seed(0)
+    model = ConvVAE(**TINY, sigma=0.3).eval()
+    x = images(2)
+    torch.manual_seed(1)
+    terms = model.loss_terms(x)
+    torch.manual_seed(1)
+    mu, logvar = model.encoder(x)
+    recon = model.decoder(mu + torch.randn_like(mu) * (0.5 * logvar).exp())
+    nll = -Normal(recon, 0.3).log_prob(x).flatten(1).sum(-1).mean()
+    torch.testing.assert_close(terms["nll"], nll)
+    torch.testing.assert_close(terms["loss"], nll + gaussian_kl(mu, logvar).mean())
+    assert math.isclose(float(terms["sigma"]), 0.3, rel_tol=1e-6)
+
+
+def test_gradient_energy_of_a_constant_is_zero_and_of_a_ramp_is_its_slope_squared():
+    flat = torch.zeros(1, 3, 16, 16)
+    assert gradient_energy(flat).item() == 0
+    ramp = torch.arange(16.0).repeat(1, 3, 16, 1) * 0.1  # horizontal slope 0.1
+    torch.testing.assert_close(gradient_energy(ramp), torch.tensor([0.01], dtype=torch.float64))
+
+
+def test_training_lowers_the_loss_and_methods_keep_shapes(tmp_path):
+    torch.manual_seed(0)
+    model = ConvVAE(**TINY, lr=3e-3)
+    x = images(16)
+    with torch.no_grad():
+        before = model.eval().loss_terms(x)["nll"]
+        mse_before = (model.reconstruct(x) - x).pow(2).mean()
+    model.train()
+    data = make_dataloader(ArrayDataset({"image": x}), 8, shuffle=True)
+    trainer = Trainer(
+        accelerator="cpu", max_epochs=6, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False,
+    )  # fmt: skip
+    trainer.fit(model, train_dataloaders=data)
+    with torch.no_grad():
+        assert model.eval().loss_terms(x)["nll"] < before
+        assert (model.reconstruct(x) - x).pow(2).mean() < mse_before
+    assert isinstance(trainer.optimizers[0], torch.optim.RMSprop)
+    assert model.generate(3).shape == (3, 3, 64, 64)
+    assert model.reconstruct(x[:2]).shape == (2, 3, 64, 64)
+    assert model.interpolate(x[:2], x[2:4], steps=4).shape == (2, 4, 3, 64, 64)
+    save_pretrained(model, "conv-vae-tiny", config="configs/conv_vae/sprites_synthetic.yaml",
+                    training_data="random", metrics={}, directory=tmp_path)  # fmt: skip
+    loaded = load_pretrained("conv-vae-tiny", directory=tmp_path)
+    torch.testing.assert_close(loaded.reconstruct(x[:2]), model.reconstruct(x[:2]))
+    torch.testing.assert_close(loaded.log_sigma, model.log_sigma)

@@ -1,0 +1,173 @@
+"""VAEGAN: the three networks' shapes, the update rule of Larsen et al. (Algorithm 1) checked
+loss by loss, generation / reconstruction / interpolation, and a save / load round trip."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from pytorch_lightning.loggers import TensorBoardLogger
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from motionzoo.data.base import ArrayDataset, make_dataloader
+from motionzoo.models.vaegan import MODULES, VAEGAN
+from motionzoo.nn.conv import ConvDecoder, ConvDiscriminator, ConvEncoder
+from motionzoo.pretrained import load_pretrained, save_pretrained
+from motionzoo.trainer import Trainer
+
+TINY = dict(
+    z_dim=8, encoder_channels=[4, 8, 8], encoder_hidden=32, decoder_channels=[8, 8, 4],
+    decoder_start_channels=8, discriminator_channels=[4, 8, 8], discriminator_stem=4,
+    discriminator_hidden=16,
+)  # fmt: skip
+
+
+def images(n: int = 8, seed: int = 0) -> torch.Tensor:
+    """Smooth random images (n, 3, 64, 64) in [-1, 1]."""
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(n, 3, 8, 8, generator=g) * 2 - 1
+    return torch.nn.functional.interpolate(coarse, size=64, mode="bilinear")
+
+
+def loader(n: int = 16, batch_size: int = 8, dtype=torch.float32):
+    data = ArrayDataset({"image": images(n).to(dtype)})
+    return make_dataloader(data, batch_size, shuffle=False)
+
+
+def fit(model, steps_batches=1, dtype=torch.float32, val=False, batch_size=8, **kwargs) -> Trainer:
+    kwargs = {"logger": False, **kwargs}
+    trainer = Trainer(
+        accelerator="cpu", max_epochs=1, limit_train_batches=steps_batches,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        num_sanity_val_steps=0, **kwargs,
+    )  # fmt: skip
+    train = loader(2 * batch_size, batch_size, dtype)
+    trainer.fit(model, train, loader(8) if val else None)
+    return trainer
+
+
+def test_networks_map_64x64_images_as_the_paper_table():
+    x = images(2)
+    mu, logvar = ConvEncoder()(x)
+    assert mu.shape == logvar.shape == (2, 128)
+    out = ConvDecoder()(mu)
+    assert out.shape == (2, 3, 64, 64) and out.abs().max() <= 1
+    logit, features = ConvDiscriminator()(x)
+    assert logit.shape == (2,) and features.shape == (2, 256 * 8 * 8)  # Dis_l, l = 3
+    assert ConvDiscriminator(feature_layer=1)(x)[1].shape == (2, 128 * 32 * 32)
+    with pytest.raises(ValueError, match="feature_layer 4 out of range"):
+        ConvDiscriminator(feature_layer=4)
+
+
+def test_one_training_step_applies_each_loss_only_where_the_paper_says():
+    """After one step, every network's gradient equals the per-loss gradients (taken separately
+    with torch.autograd.grad on the same forward pass) of its own objective only: L_GAN adds
+    nothing to the encoder and L_llike nothing to the discriminator, although both depend on
+    those parameters. In float64, so that sums of gradients compare to round-off."""
+    torch.manual_seed(0)
+    model = VAEGAN(**TINY, gamma=0.3).double()
+    per_loss: dict[tuple[str, str], list[torch.Tensor]] = {}
+    objectives = model.objectives
+
+    def record(terms):
+        for term in ("prior", "llike", "gan", "generator"):
+            for name in MODULES:
+                params = list(getattr(model, name).parameters())
+                grads = torch.autograd.grad(
+                    terms[term], params, retain_graph=True, allow_unused=True
+                )
+                per_loss[term, name] = [
+                    torch.zeros_like(p) if g is None else g.clone() for g, p in zip(grads, params)
+                ]
+        return objectives(terms)
+
+    model.objectives = record
+    fit(model, dtype=torch.float64, batch_size=4, precision="64-true")
+
+    def flat(grads):
+        return torch.cat([g.flatten() for g in grads])
+
+    applied = {n: flat([p.grad for p in getattr(model, n).parameters()]) for n in MODULES}
+    g = {key: flat(v) for key, v in per_loss.items()}
+    # the terms that must be left out do reach those parameters ...
+    assert g["gan", "encoder"].norm() > 1e-3 * g["llike", "encoder"].norm() > 0
+    assert g["llike", "discriminator"].norm() > 0
+    # ... and are left out: each network got exactly its objective's gradient
+    torch.testing.assert_close(applied["encoder"], g["prior", "encoder"] + g["llike", "encoder"])
+    torch.testing.assert_close(applied["discriminator"], g["gan", "discriminator"])
+    torch.testing.assert_close(
+        applied["decoder"], 0.3 * g["llike", "decoder"] - g["gan", "decoder"]
+    )
+    # so the GAN part of the encoder's gradient and the llike part of the discriminator's are 0
+    assert (applied["encoder"] - g["prior", "encoder"] - g["llike", "encoder"]).abs().max() < 1e-12
+    assert (applied["discriminator"] - g["gan", "discriminator"]).abs().max() < 1e-12
+    assert g["prior", "decoder"].abs().max() == 0 and g["prior", "discriminator"].abs().max() == 0
+
+
+def test_training_step_updates_all_three_networks_and_logs_losses_and_pictures(tmp_path):
+    torch.manual_seed(0)
+    model = VAEGAN(**TINY, generator_loss="non_saturating")
+    before = {n: [p.detach().clone() for p in getattr(model, n).parameters()] for n in MODULES}
+    logger = TensorBoardLogger(str(tmp_path), name="vaegan")
+    trainer = fit(model, steps_batches=2, val=True, logger=logger, log_every_n_steps=1)
+    for name in MODULES:
+        after = list(getattr(model, name).parameters())
+        assert any(not torch.equal(a, b) for a, b in zip(after, before[name])), name
+    logged = trainer.callback_metrics
+    for key in ("prior", "llike", "gan", "acc_real", "acc_recon", "acc_sampled"):
+        assert torch.isfinite(logged[f"train/{key}"]), key
+    assert 0 < logged["val/ssim"] <= 1 and logged["val/energy_ratio"] > 0
+    events = EventAccumulator(logger.log_dir).Reload()
+    assert {"val/reconstructions", "val/samples"} <= set(events.Tags()["images"])
+    assert [type(o).__name__ for o in trainer.optimizers] == ["RMSprop"] * 3
+    assert all(o.param_groups[0]["lr"] == 3e-4 for o in trainer.optimizers)
+
+
+def test_gan_loss_is_the_discriminator_bce_on_real_recon_and_sampled():
+    torch.manual_seed(0)
+    model = VAEGAN(**TINY).train()
+    torch.manual_seed(1)
+    terms = model.loss_terms(images(4))
+    assert terms["gan"] > 0 and torch.equal(terms["generator"], -terms["gan"])
+    # BCE of a logit l with target 1 is softplus(-l); all three parts are there (eq. 2.13)
+    torch.manual_seed(1)
+    mu, logvar = model.encoder(images(4))
+    recon = model.decoder(mu + torch.randn_like(mu) * (0.5 * logvar).exp())
+    sampled = model.decoder(torch.randn_like(mu))
+    logits, _ = model.discriminator(torch.cat([images(4), recon, sampled]))
+    real, rec, smp = logits.split(4)
+    sp = torch.nn.functional.softplus
+    expected = sp(-real).mean() + sp(rec).mean() + sp(smp).mean()
+    torch.testing.assert_close(terms["gan"], expected)
+
+
+def test_generate_reconstruct_interpolate_shapes_and_endpoints():
+    torch.manual_seed(0)
+    model = VAEGAN(**TINY)
+    fit(model)
+    x = images(3)
+    assert model.generate(5).shape == (5, 3, 64, 64)
+    recon = model.reconstruct(x)
+    assert recon.shape == x.shape and recon.abs().max() <= 1
+    assert model.reconstruct(x[None]).shape == (1, 3, 3, 64, 64)  # a sequence of frames
+    path = model.interpolate(x[:2], x[1:], steps=5)
+    assert path.shape == (2, 5, 3, 64, 64)
+    torch.testing.assert_close(path[:, 0], recon[:2], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(path[:, -1], recon[1:], atol=1e-5, rtol=1e-4)
+    assert model.interpolate(x[0], x[1], steps=3).shape == (3, 3, 64, 64)
+    assert model.training  # the methods restore the mode they found
+
+
+def test_save_pretrained_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = VAEGAN(**TINY, feature_layer=2, gamma=0.5)
+    fit(model)
+    save_pretrained(model, "vaegan-tiny", config="configs/vaegan/sprites_synthetic.yaml",
+                    training_data="random", metrics={"test_ssim": 0.5}, directory=tmp_path)  # fmt: skip
+    loaded = load_pretrained("vaegan-tiny", directory=tmp_path)
+    assert isinstance(loaded, VAEGAN) and loaded.hparams.feature_layer == 2
+    x = images(2)
+    torch.testing.assert_close(loaded.reconstruct(x), model.eval().reconstruct(x))
+    torch.manual_seed(3)
+    a = loaded.generate(2)
+    torch.manual_seed(3)
+    torch.testing.assert_close(a, model.generate(2))

@@ -13,9 +13,14 @@ from motionzoo.geometry.camera import (
     qrot,
     world_to_camera,
 )
+from motionzoo.geometry.dct import DCT, dct, dct_matrix, idct
 from motionzoo.geometry.procrustes import procrustes_align
 
 __all__ = [
+    "DCT",
+    "dct",
+    "dct_matrix",
+    "idct",
     "H36M_CAMERA_IDS",
     "H36M_SUBJECTS",
     "Camera",

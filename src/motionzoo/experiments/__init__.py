@@ -1,0 +1,1 @@
+"""Experiments of the paper models, runnable as ``python -m motionzoo.experiments.<name>``."""

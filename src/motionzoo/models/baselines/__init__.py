@@ -1,0 +1,5 @@
+"""Baselines of the paper models (HG-VAE: FCVAE, HMVAE)."""
+
+from motionzoo.models.baselines.fcvae import FCVAE
+
+__all__ = ["FCVAE"]

@@ -1,0 +1,196 @@
+"""HGVAE: shapes, configurable hierarchy, consistent likelihood, ELBO bound, imputation."""
+
+import math
+
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from motionzoo.models.hgvae import HGVAE
+from motionzoo.nn.graph_vae import gaussian_kl, gaussian_log_prob
+
+TINY = dict(num_joints=4, num_frames=8, levels=[[None, 8], [3, 8], [1, 8]], residual_features=16)
+
+
+def tiny(**kwargs) -> HGVAE:
+    torch.manual_seed(0)
+    model = HGVAE(**{**TINY, **kwargs})
+    # break the ReZero symmetry so that every level influences the output
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("alpha"):
+                p.fill_(0.5)
+    return model
+
+
+def motion(b=5, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(b, 8, 4, 3, generator=g) * 50
+
+
+def test_default_is_the_reference_hierarchy():
+    model = HGVAE()
+    assert model.latent_sizes == [(1, 256), (8, 128), (24, 128), (54, 128)]
+    assert model.nodes == 54 and model.features == 50
+
+
+@pytest.mark.parametrize("levels", [[[1, 8]], [[None, 8], [1, 8]], [[None, 4]] * 7 + [[1, 4]]])
+def test_number_of_levels_is_config(levels):
+    model = HGVAE(**{**TINY, "levels": levels})
+    out = model(motion())
+    assert out["mu"].shape == (5, 12, 8)
+    assert len(out["kl"]) == len(levels) and all(k.shape == (5,) for k in out["kl"])
+
+
+def test_dct_truncation():
+    model = HGVAE(**{**TINY, "dct_coefficients": 5})
+    assert model(motion())["mu"].shape == (5, 12, 5)
+    assert model.reconstruct(motion()).shape == (5, 8, 4, 3)
+
+
+def test_likelihood_is_the_time_domain_density():
+    """A diagonal Gaussian on orthonormal DCT coefficients = the time-domain Gaussian with
+    covariance D^T diag(var) D (|det D| = 1): the likelihood is consistent in both domains."""
+    model = tiny()
+    x = motion(2)
+    h = model.to_features(x)
+    mu, logvar = torch.randn_like(h), torch.randn_like(h) * 0.3
+    ours = gaussian_log_prob(h, mu, logvar).flatten(1).sum(1)
+    d = model.dct.matrix.double()
+    signal = model.dct.inverse(h).double()  # (B, N, T) time domain
+    mean_t = model.dct.inverse(mu).double()
+    cov = d.T @ torch.diag_embed(logvar.double().exp()) @ d  # (B, N, T, T)
+    exact = torch.distributions.MultivariateNormal(mean_t, cov).log_prob(signal).sum(1)
+    torch.testing.assert_close(ours.double(), exact, atol=1e-3, rtol=1e-5)
+
+
+def test_elbo_below_exact_log_likelihood_linear_gaussian():
+    """p(z) = N(0, I), p(x|z) = N(Wz + b, s^2 I): log p(x) = log N(x; b, W W^T + s^2 I) exactly.
+    The ELBO computed with the model's log-likelihood and KL functions is below it for any q
+    and equal to it at the exact posterior."""
+    torch.manual_seed(0)
+    dz, dx, s2 = 3, 5, 0.3
+    w, b, x = torch.randn(dx, dz).double(), torch.randn(dx).double(), torch.randn(dx).double()
+    exact = torch.distributions.MultivariateNormal(b, w @ w.T + s2 * torch.eye(dx)).log_prob(x)
+
+    def elbo(mu, cov_diag):  # q = N(mu, diag); E_q log p(x|z) in closed form
+        lik = gaussian_log_prob(x, w @ mu + b, torch.full((dx,), math.log(s2))).sum().double()
+        lik = lik - 0.5 * (w.square() @ cov_diag).sum() / s2
+        return lik - gaussian_kl(mu, cov_diag.log()).sum().double()
+
+    for _ in range(20):
+        assert elbo(torch.randn(dz).double(), torch.rand(dz).double() + 0.1) <= exact + 1e-6
+    # the exact posterior is Gaussian with full covariance; with diagonal q the gap is the KL to
+    # it. For an orthogonal-column W the posterior is diagonal and the bound is tight:
+    q, _ = torch.linalg.qr(torch.randn(dx, dz).double())
+    w = q * torch.tensor([1.0, 2.0, 0.5]).double()
+    exact = torch.distributions.MultivariateNormal(b, w @ w.T + s2 * torch.eye(dx)).log_prob(x)
+    precision = torch.eye(dz).double() + w.T @ w / s2
+    post_cov = torch.linalg.inv(precision)
+    post_mu = post_cov @ w.T @ (x - b) / s2
+    torch.testing.assert_close(elbo(post_mu, post_cov.diagonal()), exact, atol=1e-5, rtol=1e-6)
+
+
+def test_turned_off_levels_have_no_kl_and_are_deterministic():
+    model = tiny(stochastic_levels=1).train()
+    x = motion()
+    out = model(x)
+    assert out["kl"][0].abs().sum() > 0
+    assert all(k.abs().sum() == 0 for k in out["kl"][1:])
+    off = tiny(stochastic_levels=0).train()
+    assert all(k.abs().sum() == 0 for k in off(x)["kl"])
+    torch.manual_seed(3)
+    a = off(x)["mu"]
+    torch.manual_seed(4)
+    torch.testing.assert_close(off(x)["mu"], a)
+    g = model.generate(4, level=0)
+    torch.testing.assert_close(g[0], g[3])  # all means: no randomness left
+    assert not torch.allclose(model.generate(2)[0], model.generate(2)[1])
+
+
+def test_conditional_generation_depends_on_action():
+    model = tiny(num_actions=3).eval()
+    torch.manual_seed(0)
+    a = model.generate(2, action=0, level=0)
+    b = model.generate(2, action=2, level=0)
+    assert a.shape == (2, 8, 4, 3) and not torch.allclose(a, b)
+    # unknown action (-1) is the zero vector
+    out = model(motion(2), action=torch.tensor([1, -1]))
+    assert out["mu"].shape == (2, 12, 8)
+
+
+def test_training_step_logs_kl_per_level_and_warmup():
+    model = tiny(kl_warmup_epochs=4)
+    logged = {}
+    model.log_terms = lambda stage, terms, **kw: logged.update(
+        {f"{stage}/{k}": v for k, v in terms.items()}
+    )
+    loss = model.training_step({"motion": motion(), "action": torch.full((5,), -1)}, 0)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert {"train/kl_0", "train/kl_1", "train/kl_2", "train/nll"} <= set(logged)
+    assert model.kl_weight() == pytest.approx(1e-3)
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None for g in grads)
+
+
+def test_fit_one_epoch_and_checkpoint_roundtrip(tmp_path):
+    model = tiny()
+    data = [{"motion": motion(4, seed=i), "action": torch.full((4,), -1)} for i in range(3)]
+    trainer = pl.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        gradient_clip_val=100,
+        accelerator="cpu",
+    )
+    loader = torch.utils.data.DataLoader(data, batch_size=None)
+    trainer.fit(model, loader, loader)
+    model.set_statistics(torch.ones(4, 3), torch.full((8, 4, 3), 2.0))
+    trainer.save_checkpoint(tmp_path / "m.ckpt")
+    loaded = HGVAE.load_from_checkpoint(tmp_path / "m.ckpt")
+    torch.testing.assert_close(loaded.train_mean, model.train_mean)
+    model.eval(), loaded.eval()
+    torch.testing.assert_close(loaded.reconstruct(motion()), model.reconstruct(motion()))
+
+
+def test_impute_keeps_observed_never_worsens_and_is_batched():
+    model = tiny()
+    x = motion(6)
+    mask = torch.rand(x.shape, generator=torch.Generator().manual_seed(0)) < 0.3
+    init = x.mean(0)
+    start = torch.where(mask, init.expand_as(x), x)
+    before = model.log_posterior(start)
+    imputed, best = model.impute(x, mask, steps=10, lr=1.0, init=init, return_objective=True)
+    assert torch.equal(imputed[~mask], x[~mask])
+    assert (best >= before - 1e-4).all()
+    torch.testing.assert_close(model.log_posterior(imputed), best, atol=1e-3, rtol=1e-5)
+    assert (best > before + 1e-3).any()  # it moves
+    # batched result = one sample at a time (Adam is element-wise; the objective a sum)
+    single = torch.cat([model.impute(x[i : i + 1], mask[i : i + 1], init=init) for i in range(6)])
+    torch.testing.assert_close(imputed, single, atol=1e-3, rtol=1e-5)
+    # the model is left as it was: trainable, in training mode
+    assert model.training and all(p.requires_grad for p in model.parameters())
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_impute_default_start_is_the_train_mean():
+    model = tiny()
+    model.set_statistics(torch.zeros(4, 3), torch.full((8, 4, 3), 7.0))
+    x, mask = motion(2), torch.zeros(2, 8, 4, 3, dtype=torch.bool)
+    mask[:, 0, 0, 0] = True
+    out = model.impute(x, mask, steps=0)
+    assert (out[:, 0, 0, 0] == 7.0).all()
+
+
+def test_out_of_distribution_threshold():
+    model = tiny()
+    with pytest.raises(RuntimeError, match="fit_ood_threshold"):
+        model.is_out_of_distribution(motion())
+    threshold = model.fit_ood_threshold(motion(50), quantile=0.05)
+    assert math.isfinite(threshold)
+    scores = model.log_posterior(motion(50))
+    assert (model.is_out_of_distribution(motion(50)) == (scores < threshold)).all()
+    assert model.is_out_of_distribution(motion(50)).float().mean() <= 0.1

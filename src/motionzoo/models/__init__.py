@@ -4,8 +4,20 @@ from motionzoo.models.baselines.fcvae import FCVAE
 from motionzoo.models.baselines.hmvae import HMVAE
 from motionzoo.models.classifier import SequenceClassifier
 from motionzoo.models.conv_vae import ConvVAE
+from motionzoo.models.graphsh import GraphSH
 from motionzoo.models.hgvae import HGVAE
 from motionzoo.models.linear import LinearLifter
+from motionzoo.models.seqres import SeqRes
 from motionzoo.models.vaegan import VAEGAN
 
-__all__ = ["FCVAE", "HGVAE", "HMVAE", "VAEGAN", "ConvVAE", "LinearLifter", "SequenceClassifier"]
+__all__ = [
+    "FCVAE",
+    "GraphSH",
+    "HGVAE",
+    "SeqRes",
+    "HMVAE",
+    "VAEGAN",
+    "ConvVAE",
+    "LinearLifter",
+    "SequenceClassifier",
+]

@@ -1,0 +1,194 @@
+"""GraphSH: the paper's parameter counts, shapes, a Lightning fit that lowers the loss and a test
+that prints / logs the per-action table, save/load round trips, ``lift`` from pixels, the
+learning-rate schedule, and the configs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from pytorch_lightning.loggers.logger import Logger
+from torch.utils.data import DataLoader
+
+from motionzoo.data.base import ArrayDataset, collate_batch
+from motionzoo.geometry.camera import h36m_cameras, normalize_screen_coordinates
+from motionzoo.models.graphsh import GraphSH, count_parameters, format_action_table
+from motionzoo.pretrained import load_pretrained, save_pretrained
+from motionzoo.skeleton import H36M_ACTIONS
+from motionzoo.trainer import make_trainer
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("conv", "exact", "paper"),
+    [
+        ("vanilla", 224_907, 0.22e6),  # coupled Kipf weights
+        ("semantic", 438_657, 0.44e6),  # decoupled self / neighbour weights + edge logits
+        ("preagg", 3_685_899, 3.70e6),  # decoupled per-node weights
+    ],
+)
+def test_parameter_counts_match_paper_table_3(conv, exact, paper):
+    n = count_parameters(GraphSH(conv=conv))
+    assert n == exact
+    assert abs(n / paper - 1) < 0.03
+
+
+def test_forward_is_root_relative_mm():
+    torch.manual_seed(0)
+    model = GraphSH(conv="semantic", hidden=16, num_stacks=2).eval()
+    out = model(torch.rand(5, 16, 2) * 2 - 1)
+    assert out.shape == (5, 16, 3)
+    assert (out[:, 0] == 0).all()
+
+
+def fixed_loader(n: int = 64, batch_size: int = 32) -> DataLoader:
+    """A learnable toy problem: 3D joints are a fixed smooth function of the 2D ones."""
+    g = torch.Generator().manual_seed(0)
+    pose2d = torch.rand(n, 16, 2, generator=g) * 2 - 1
+    pose3d = 300 * torch.tanh(pose2d @ torch.randn(2, 3, generator=g))
+    arrays = {
+        "pose2d": pose2d,
+        "pose3d": pose3d - pose3d[:, :1],
+        "action": torch.arange(n) % 15,
+        "subject": torch.full((n,), 9),
+        "camera": torch.zeros(n, dtype=torch.long),
+    }
+    return DataLoader(ArrayDataset(arrays), batch_size=batch_size, collate_fn=collate_batch)
+
+
+class TextLogger(Logger):
+    """Records what the model writes with ``experiment.add_text``."""
+
+    def __init__(self):
+        super().__init__()
+        self.texts: dict[str, str] = {}
+
+    name = property(lambda self: "text")
+    version = property(lambda self: 0)
+    experiment = property(lambda self: self)
+
+    def add_text(self, tag, text, step=None):
+        self.texts[tag] = text
+
+    def log_metrics(self, metrics, step=None):
+        pass
+
+    def log_hyperparams(self, params, *args, **kwargs):
+        pass
+
+
+def test_fit_lowers_the_loss_and_test_prints_and_logs_the_action_table(tmp_path, caplog):
+    torch.manual_seed(0)
+    model = GraphSH(conv="semantic", hidden=16, num_stacks=1, dropout=0.0, lr=1e-2)
+    loader = fixed_loader()
+    batch = next(iter(loader))
+    with torch.no_grad():
+        before = torch.nn.functional.mse_loss(model.eval()(batch["pose2d"]), batch["pose3d"])
+    model.train()
+    logger = TextLogger()
+    trainer = make_trainer(
+        max_steps=40,
+        gradient_clip_val=1.0,
+        logger=logger,
+        callbacks=[],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(model, loader)
+    with torch.no_grad():
+        after = torch.nn.functional.mse_loss(model.eval()(batch["pose2d"]), batch["pose3d"])
+    assert after < 0.5 * before
+
+    with caplog.at_level(logging.INFO):
+        (metrics,) = trainer.test(model, loader, verbose=False)
+    assert "Dir." in caplog.text and "WalkT." in caplog.text and "AUC" in caplog.text
+    table = logger.texts["test/per_action"]
+    assert table.splitlines()[0].startswith("| mm | Dir. | Disc.")
+    avg = float(table.splitlines()[2].split("|")[-2])  # Protocol #1 row, Avg column
+    assert avg == pytest.approx(metrics["test/mpjpe_action_mean"], abs=0.05)
+
+    # A Lightning checkpoint restores the same network.
+    trainer.save_checkpoint(tmp_path / "graphsh.ckpt")
+    restored = GraphSH.load_from_checkpoint(tmp_path / "graphsh.ckpt").eval()
+    torch.testing.assert_close(restored(batch["pose2d"]), model.eval()(batch["pose2d"]))
+
+
+def test_pretrained_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = GraphSH(conv="semantic", hidden=16, num_stacks=2).eval()
+    save_pretrained(
+        model,
+        "graphsh-tiny",
+        config="configs/graphsh/h36m_synthetic.yaml",
+        training_data="none",
+        metrics={"test/mpjpe": 1.0},
+        directory=tmp_path,
+    )
+    loaded = load_pretrained("graphsh-tiny", directory=tmp_path)
+    assert isinstance(loaded, GraphSH) and loaded.hparams.conv == "semantic"
+    x = torch.rand(4, 16, 2) * 2 - 1
+    torch.testing.assert_close(loaded(x), model(x))
+
+
+def test_lift_equals_normalise_then_forward_for_any_batch_shape():
+    torch.manual_seed(0)
+    model = GraphSH(conv="vanilla", hidden=16, num_stacks=1).train()
+    camera = h36m_cameras("S1")[0]  # 1000 x 1002 pixels
+    pixels = torch.rand(2, 3, 16, 2) * 1000
+    lifted = model.lift(pixels, camera)
+    assert lifted.shape == (2, 3, 16, 3) and model.training  # the mode is restored
+    model.eval()
+    manual = model(normalize_screen_coordinates(pixels, 1000, 1002).reshape(6, 16, 2))
+    torch.testing.assert_close(lifted, manual.reshape(2, 3, 16, 3))
+    torch.testing.assert_close(model.lift(pixels.numpy(), res_w=1000, res_h=1002), lifted)
+    assert model.lift(pixels[0, 0], camera).shape == (16, 3)
+    with pytest.raises(ValueError, match="image size"):
+        model.lift(pixels)
+    with pytest.raises(ValueError, match=r"\(\.\.\., 16, 2\)"):
+        model.lift(np.zeros((4, 17, 2)), camera)
+
+
+def test_learning_rate_decays_by_0_92_every_20000_steps():
+    optimizers = GraphSH(conv="vanilla", hidden=16, num_stacks=1).configure_optimizers()
+    schedule = optimizers["lr_scheduler"]["scheduler"]
+    assert optimizers["optimizer"].defaults["lr"] == 1e-4
+    factors = [schedule.lr_lambdas[0](step) for step in (0, 19_999, 20_000, 45_000)]
+    assert factors == pytest.approx([1.0, 1.0, 0.92, 0.92**2])
+
+
+def test_action_table_layout():
+    per_action = {
+        "mpjpe": torch.arange(15.0) + 30,
+        "p_mpjpe": torch.full((15,), float("nan")),
+        "pck": torch.full((15,), 0.9),
+    }
+    per_action["p_mpjpe"][0] = 20.0
+    lines = format_action_table(per_action, H36M_ACTIONS, auc=0.5).splitlines()
+    assert lines[0].split() == [
+        "Dir.", "Disc.", "Eat", "Greet", "Phone", "Photo", "Pose", "Purch.", "Sit", "SitD.",
+        "Smoke", "Wait", "WalkD.", "Walk", "WalkT.", "Avg",
+    ]  # fmt: skip
+    assert lines[1].split()[-1] == "37.0"  # the mean of 30..44
+    assert lines[2].split()[-2:] == ["-", "20.0"]  # absent actions shown as '-'
+    assert "3D-PCK (150 mm): 90.0 %" in lines[3] and "AUC (0-150 mm): 50.0 %" in lines[3]
+
+
+@pytest.mark.parametrize("name", ["h36m", "h36m_cpn", "h36m_synthetic"])
+def test_configs_build_the_papers_setting(name, tmp_path, monkeypatch):
+    from motionzoo.cli import build_cli
+
+    monkeypatch.chdir(tmp_path)
+    cli = build_cli(["--config", str(REPO / "configs" / "graphsh" / f"{name}.yaml")], run=False)
+    assert isinstance(cli.model, GraphSH)
+    assert cli.model.hparams.lr == 1e-4
+    assert cli.model.hparams.lr_decay == 0.92 and cli.model.hparams.conv == "preagg"
+    assert cli.model.hparams.lr_decay_steps == 20_000
+    assert cli.trainer.gradient_clip_val == 1.0
+    assert cli.datamodule.num_joints == 16 and cli.datamodule.hparams.batch_size == 256

@@ -15,7 +15,8 @@ from torch.utils.data import DataLoader
 
 from motionzoo.data.base import ArrayDataset, collate_batch
 from motionzoo.geometry.camera import h36m_cameras, normalize_screen_coordinates
-from motionzoo.models.graphsh import GraphSH, count_parameters, format_action_table
+from motionzoo.models.graphsh import GraphSH, count_parameters
+from motionzoo.models.lifting import format_action_table
 from motionzoo.pretrained import load_pretrained, save_pretrained
 from motionzoo.skeleton import H36M_ACTIONS
 from motionzoo.trainer import make_trainer

@@ -22,27 +22,14 @@ optimiser schedule, ``lift`` from pixels, and the per-action test table in the p
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
-import numpy as np
 import torch
-from pytorch_lightning.utilities import rank_zero_info
 from torch import nn
 
 import motionzoo.skeleton as skeletons
-from motionzoo.geometry.camera import Camera, normalize_screen_coordinates
 from motionzoo.models.lifting import LiftingModule
 from motionzoo.nn.graph import GRAPH_CONVS, GraphConvBNReLU
 from motionzoo.nn.hourglass import GraphHourglass, SqueezeExcitation
 from motionzoo.skeleton import H36M_ACTIONS, Skeleton, edges_to_adjacency
-
-# Column headers of the Human3.6M per-action tables (Martinez et al. 2017 onwards).
-ACTION_ABBREVIATIONS = {
-    "Directions": "Dir.", "Discussion": "Disc.", "Eating": "Eat", "Greeting": "Greet",
-    "Phoning": "Phone", "Photo": "Photo", "Posing": "Pose", "Purchases": "Purch.",
-    "Sitting": "Sit", "SittingDown": "SitD.", "Smoking": "Smoke", "Waiting": "Wait",
-    "WalkDog": "WalkD.", "Walking": "Walk", "WalkTogether": "WalkT.",
-}  # fmt: skip
 
 
 def skeleton_by_name(name: str) -> Skeleton:
@@ -122,8 +109,7 @@ class GraphSHNet(nn.Module):
 
 class GraphLifter(LiftingModule):
     """What GraphSH and its SeqRes baseline share on top of ``LiftingModule``: Adam with the
-    paper's staircase decay, ``lift`` from pixels, and the per-action table printed and logged
-    at the end of ``test``."""
+    paper's staircase decay."""
 
     def configure_optimizers(self):
         optimizer = torch.optim.Adam(
@@ -142,98 +128,6 @@ class GraphLifter(LiftingModule):
         precision = str(self._trainer.precision) if self._trainer is not None else "32-true"
         devices = {p.device.type for p in self.parameters()}
         return precision.startswith(("32", "64")) and devices <= {"cpu", "cuda"}
-
-    def lift(
-        self,
-        pose2d: torch.Tensor | np.ndarray,
-        camera: Camera | None = None,
-        *,
-        res_w: int | None = None,
-        res_h: int | None = None,
-    ) -> torch.Tensor:
-        """2D joints in pixels -> root-relative 3D joints in mm (camera frame).
-
-        pose2d: (..., J, 2) pixels, any batch shape, in the joint order of the model's skeleton.
-        camera: the camera the pixels come from (only its image size is used), or give
-            ``res_w`` and ``res_h``. Returns (..., J, 3) mm, root joint at 0. Runs in eval mode
-            without gradients; the model's train/eval mode is restored afterwards.
-        """
-        if camera is not None:
-            res_w, res_h = camera.res_w, camera.res_h
-        if res_w is None or res_h is None:
-            raise ValueError(
-                "lift needs the image size: pass camera=Camera(...) or res_w and res_h"
-            )
-        x = torch.as_tensor(pose2d, dtype=torch.float32, device=self.device)
-        if x.dim() < 2 or x.shape[-2:] != (self.num_joints, 2):
-            raise ValueError(
-                f"lift expects pixels (..., {self.num_joints}, 2), got shape {tuple(x.shape)}"
-            )
-        batch = x.shape[:-2]
-        x = normalize_screen_coordinates(x, res_w, res_h).reshape(-1, self.num_joints, 2)
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
-                out = self(x)
-        finally:
-            self.train(was_training)
-        return out.reshape(*batch, self.num_joints, 3)
-
-    def on_test_epoch_end(self) -> None:
-        super().on_test_epoch_end()
-        metrics = self.trainer.callback_metrics
-        overall = {k: float(metrics[f"test/{k}"]) for k in ("pck", "auc") if f"test/{k}" in metrics}
-        text = format_action_table(self.per_action_results, self.action_names, **overall)
-        rank_zero_info("\n" + text)
-        for logger in self.loggers:
-            add_text = getattr(logger.experiment, "add_text", None)
-            if add_text is not None:
-                markdown = format_action_table(
-                    self.per_action_results, self.action_names, markdown=True, **overall
-                )
-                add_text("test/per_action", markdown, self.global_step)
-
-
-def format_action_table(
-    per_action: Mapping[str, torch.Tensor],
-    action_names: Sequence[str] = H36M_ACTIONS,
-    pck: float | None = None,
-    auc: float | None = None,
-    markdown: bool = False,
-) -> str:
-    """The papers' Human3.6M table: one column per action + Avg (mean over the actions present,
-    Protocol #1 MPJPE and #2 P-MPJPE rows, mm), then 3D-PCK (150 mm) and AUC (0-150 mm) in %.
-
-    per_action: ``{"mpjpe": (A,), "p_mpjpe": (A,), ...}`` as ``LiftingModule.per_action_results``
-    (NaN for actions absent from the test set, shown as "-"). ``pck``/``auc``: overall fractions;
-    when absent, the mean over actions of the per-action values is shown.
-    """
-    headers = [ACTION_ABBREVIATIONS.get(a, a) for a in action_names] + ["Avg"]
-    rows = []
-    for key, label in (("mpjpe", "Protocol #1 (MPJPE)"), ("p_mpjpe", "Protocol #2 (P-MPJPE)")):
-        if key in per_action:
-            values = torch.as_tensor(per_action[key], dtype=torch.float64)
-            cells = [f"{v:.1f}" if v == v else "-" for v in values.tolist()]
-            rows.append((label, [*cells, f"{values.nanmean().item():.1f}"]))
-    extras = []
-    for key, label, value in (("pck", "3D-PCK (150 mm)", pck), ("auc", "AUC (0-150 mm)", auc)):
-        if value is None and key in per_action:
-            value = torch.as_tensor(per_action[key], dtype=torch.float64).nanmean().item()
-        if value is not None:
-            extras.append(f"{label}: {100 * value:.1f} %")
-    if markdown:
-        lines = ["| mm | " + " | ".join(headers) + " |", "|---" * (len(headers) + 1) + "|"]
-        lines += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in rows]
-        return "\n".join(lines + ([""] + extras if extras else []))
-    width = max(len(label) for label, _ in rows) if rows else 10
-    cols = [max(len(h), 5) for h in headers]
-    lines = [" " * width + "  " + " ".join(h.rjust(c) for h, c in zip(headers, cols))]
-    lines += [
-        label.ljust(width) + "  " + " ".join(v.rjust(c) for v, c in zip(cells, cols))
-        for label, cells in rows
-    ]
-    return "\n".join(lines + (["   ".join(extras)] if extras else []))
 
 
 class GraphSH(GraphLifter):

@@ -68,3 +68,17 @@ def test_shipped_checkpoints_match_manifest_and_load(name):
     assert sum(p.numel() for p in model.parameters()) > 0
     assert info["metrics"], f"{name}: the manifest must record the achieved metrics"
     json.dumps(info)
+
+
+def test_half_precision_storage_halves_the_file_and_loads_as_float32(tmp_path):
+    torch.manual_seed(0)
+    model = LinearLifter(width=64, num_joints=16).eval()
+    kwargs = dict(config="c", training_data="none", metrics={"m": 1.0}, directory=tmp_path)
+    full = save_pretrained(model, "full", **kwargs)
+    half = save_pretrained(model, "half", storage_dtype=torch.float16, **kwargs)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    assert read_manifest(tmp_path)["half"]["storage_dtype"] == "float16"
+    loaded = load_pretrained("half", directory=tmp_path)
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    x = torch.randn(4, 16, 2)
+    torch.testing.assert_close(loaded(x), model(x), atol=2.0, rtol=1e-2)  # mm

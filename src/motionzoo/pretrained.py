@@ -117,12 +117,23 @@ def save_pretrained(
     metrics: dict[str, float],
     description: str = "",
     directory: str | os.PathLike | None = None,
+    storage_dtype: torch.dtype | None = None,
 ) -> Path:
-    """Write ``<name>.ckpt`` (weights + hyper-parameters only) and its manifest entry, atomically."""
+    """Write ``<name>.ckpt`` (weights + hyper-parameters only) and its manifest entry, atomically.
+
+    ``storage_dtype`` (e.g. ``torch.float16``) stores floating-point tensors at that precision to
+    keep the file small; loading casts them back into the model's float32 parameters. The
+    ``metrics`` given must then be measured with the stored weights.
+    """
     directory = Path(directory) if directory else checkpoint_dir()
     path = directory / f"{name}.ckpt"
+
+    def stored(v: torch.Tensor) -> torch.Tensor:
+        v = v.detach().cpu().clone()
+        return v.to(storage_dtype) if storage_dtype is not None and v.is_floating_point() else v
+
     payload = {
-        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "state_dict": {k: stored(v) for k, v in model.state_dict().items()},
         # LightningCLI adds `_class_path`; the manifest's class_path names the class instead.
         "hyper_parameters": _plain(
             {k: v for k, v in model.hparams.items() if not k.startswith("_")}
@@ -139,6 +150,7 @@ def save_pretrained(
         "training_data": training_data,
         "metrics": {k: float(v) for k, v in metrics.items()},
         "size_bytes": path.stat().st_size,
+        "storage_dtype": str(storage_dtype or "as trained").removeprefix("torch."),
         "description": description,
     }
 

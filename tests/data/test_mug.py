@@ -65,7 +65,8 @@ def test_cache_gives_the_same_clips_as_the_files(jpg128, tmp_path):
     for dm in (files, cached):
         dm.setup()
     for split in ("val", "test"):
-        a, b = next(iter(files._loader(split))), next(iter(cached._loader(split)))
+        loaders = {"val": "val_dataloader", "test": "test_dataloader"}[split]
+        a, b = (next(iter(getattr(dm, loaders)())) for dm in (files, cached))
         assert a["frames"].shape == (12, 8, 3, 64, 64)
         for key in a:
             torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)

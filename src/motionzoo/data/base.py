@@ -80,8 +80,10 @@ def make_dataloader(
 
 class SplitLoadersMixin:
     """``train/val/test/predict_dataloader`` for a DataModule that fills ``self.datasets`` (split
-    name -> Dataset) in ``setup`` and has ``batch_size``, ``eval_batch_size`` (None = same) and
-    ``num_workers`` hyper-parameters. Prediction uses the test split."""
+    name -> Dataset) in ``setup`` and has ``batch_size`` and ``num_workers`` hyper-parameters
+    (optionally ``eval_batch_size``, None = same, and ``pin_memory``, None = on CUDA).
+    Prediction uses the test split. ``_missing_split`` decides what happens when a loader is
+    asked for before ``setup`` (by default an error)."""
 
     datasets: dict[str, Dataset]
 
@@ -99,9 +101,15 @@ class SplitLoadersMixin:
 
     @property
     def _eval_batch_size(self) -> int:
-        return self.hparams.eval_batch_size or self.hparams.batch_size
+        return self.hparams.get("eval_batch_size") or self.hparams.batch_size
+
+    def _missing_split(self, split: str) -> None:
+        raise RuntimeError(f"call setup() before {split}_dataloader()")
 
     def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
         if split not in self.datasets:
-            raise RuntimeError(f"call setup() before {split}_dataloader()")
-        return make_dataloader(self.datasets[split], batch_size, shuffle, self.hparams.num_workers)
+            self._missing_split(split)
+        h = self.hparams
+        return make_dataloader(
+            self.datasets[split], batch_size, shuffle, h.num_workers, h.get("pin_memory")
+        )

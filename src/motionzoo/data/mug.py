@@ -55,7 +55,7 @@ from PIL import Image
 from pytorch_lightning.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, Dataset
 
-from motionzoo.data.base import make_dataloader
+from motionzoo.data.base import SplitLoadersMixin
 from motionzoo.data.cache import atomic_save_npz, default_cache_dir, fingerprint
 from motionzoo.data.sprites import bytes_to_unit
 from motionzoo.data.synthetic.faces import EXPRESSIONS, write_mug
@@ -251,7 +251,7 @@ class _WholeTakes(Dataset):
         return read_frames(frames, face_box(frames[len(frames) // 2], **self.box_args), self.size)
 
 
-class MUGDataModule(pl.LightningDataModule):
+class MUGDataModule(SplitLoadersMixin, pl.LightningDataModule):
     """MUG expression clips as dict batches (see the module docstring).
 
     Args:
@@ -449,21 +449,5 @@ class MUGDataModule(pl.LightningDataModule):
                 identity[mask], h.clip_length, random, repeats,
             )  # fmt: skip
 
-    def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
+    def _missing_split(self, split: str) -> None:
         self.setup()
-        h = self.hparams
-        return make_dataloader(
-            self.datasets[split], h.batch_size, shuffle, h.num_workers, h.pin_memory
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test")
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader("test")

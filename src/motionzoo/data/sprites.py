@@ -32,9 +32,8 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader
 
-from motionzoo.data.base import ArrayDataset, make_dataloader
+from motionzoo.data.base import ArrayDataset, SplitLoadersMixin
 from motionzoo.data.cache import default_cache_dir, fingerprint
 from motionzoo.data.synthetic.sprites import ATTRIBUTES, write_sprites
 
@@ -126,7 +125,7 @@ def read_sprites(root: str | Path, split: str, chunk: int = 256) -> dict[str, np
     return out
 
 
-class SpritesDataModule(pl.LightningDataModule):
+class SpritesDataModule(SplitLoadersMixin, pl.LightningDataModule):
     """Sprites sequences as dict batches (see the module docstring for keys and scaling).
 
     Args:
@@ -191,22 +190,5 @@ class SpritesDataModule(pl.LightningDataModule):
             {k: v[is_val] for k, v in arrays.items()},
         )
 
-    def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
-        if split not in self.datasets:
-            self.setup({"train": "fit", "val": "validate", "test": "test"}[split])
-        h = self.hparams
-        return make_dataloader(
-            self.datasets[split], h.batch_size, shuffle, h.num_workers, h.pin_memory
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test")
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader("test")
+    def _missing_split(self, split: str) -> None:
+        self.setup({"train": "fit", "val": "validate", "test": "test"}[split])

@@ -108,8 +108,19 @@ class GraphSHNet(nn.Module):
 
 
 class GraphLifter(LiftingModule):
-    """What GraphSH and its SeqRes baseline share on top of ``LiftingModule``: Adam with the
-    paper's staircase decay."""
+    """What GraphSH and its SeqRes baseline share on top of ``LiftingModule``: a named skeleton
+    and graph convolution, and Adam with the paper's staircase decay."""
+
+    def __init__(self, skeleton: str, conv: str, pose_scale: float, action_names) -> None:
+        layout = skeleton_by_name(skeleton)
+        super().__init__(
+            num_joints=layout.num_joints, pose_scale=pose_scale, action_names=action_names
+        )
+        if conv not in GRAPH_CONVS:
+            raise ValueError(
+                f"unknown graph convolution {conv!r}; choose one of {sorted(GRAPH_CONVS)}"
+            )
+        self.skeleton = layout
 
     def configure_optimizers(self):
         optimizer = torch.optim.Adam(
@@ -163,14 +174,8 @@ class GraphSH(GraphLifter):
         pose_scale: float = 1000.0,
         action_names: tuple[str, ...] = H36M_ACTIONS,
     ):
-        layout = skeleton_by_name(skeleton)
-        super().__init__(
-            num_joints=layout.num_joints, pose_scale=pose_scale, action_names=action_names
-        )
-        if conv not in GRAPH_CONVS:
-            raise ValueError(
-                f"unknown graph convolution {conv!r}; choose one of {sorted(GRAPH_CONVS)}"
-            )
+        super().__init__(skeleton, conv, pose_scale, action_names)
         self.save_hyperparameters()
-        self.skeleton = layout
-        self.net = GraphSHNet(layout, conv, hidden, num_stacks, dropout, se_reduction, decouple)
+        self.net = GraphSHNet(
+            self.skeleton, conv, hidden, num_stacks, dropout, se_reduction, decouple
+        )

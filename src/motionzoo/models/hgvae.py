@@ -71,6 +71,21 @@ class MotionVAEMixin:
     ``train_mean`` (T, J, 3) and ``ood_threshold`` () and hparams ``num_actions``,
     ``ood_quantile``."""
 
+    # Training: `_step(batch, stage)` returns the loss (subclasses define it).
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._step(batch, "test")
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(
+            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+        )
+
     def on_fit_start(self) -> None:
         # The normalisation comes from the training data unless a checkpoint already set it.
         dm = getattr(self.trainer, "datamodule", None)
@@ -379,20 +394,6 @@ class HGVAE(MotionVAEMixin, ZooModule):
                 metric.update(value)
                 self.log(f"{stage}/{key}", metric, on_epoch=True, batch_size=motion.shape[0])
         return loss
-
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx):
-        self._step(batch, "val")
-
-    def test_step(self, batch, batch_idx):
-        self._step(batch, "test")
-
-    def configure_optimizers(self):
-        return torch.optim.Adam(
-            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
-        )
 
     # --- tasks ------------------------------------------------------------------------------------
     def _log_posterior(self, motion: torch.Tensor, action=None) -> torch.Tensor:

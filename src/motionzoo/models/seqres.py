@@ -23,8 +23,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from motionzoo.models.graphsh import GraphLifter, skeleton_by_name
-from motionzoo.nn.graph import GRAPH_CONVS, GraphConvBNReLU, graph_conv
+from motionzoo.models.graphsh import GraphLifter
+from motionzoo.nn.graph import GraphConvBNReLU, graph_conv
 from motionzoo.skeleton import H36M_ACTIONS
 
 
@@ -101,14 +101,6 @@ class SeqRes(GraphLifter):
         pose_scale: float = 1000.0,
         action_names: tuple[str, ...] = H36M_ACTIONS,
     ):
-        layout = skeleton_by_name(skeleton)
-        super().__init__(
-            num_joints=layout.num_joints, pose_scale=pose_scale, action_names=action_names
-        )
-        if conv not in GRAPH_CONVS:
-            raise ValueError(
-                f"unknown graph convolution {conv!r}; choose one of {sorted(GRAPH_CONVS)}"
-            )
+        super().__init__(skeleton, conv, pose_scale, action_names)
         self.save_hyperparameters()
-        self.skeleton = layout
-        self.net = SeqResNet(layout.adjacency(), conv, hidden, num_blocks, dropout, decouple)
+        self.net = SeqResNet(self.skeleton.adjacency(), conv, hidden, num_blocks, dropout, decouple)

@@ -143,20 +143,6 @@ class FCVAE(MotionVAEMixin, ZooModule):
             self.log(f"{stage}/{key}", metric, on_epoch=True, batch_size=len(motion))
         return nll + kl
 
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx):
-        self._step(batch, "val")
-
-    def test_step(self, batch, batch_idx):
-        self._step(batch, "test")
-
-    def configure_optimizers(self):
-        return torch.optim.Adam(
-            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
-        )
-
     def _log_posterior(self, motion: torch.Tensor, action=None) -> torch.Tensor:
         """log N(mu_z; 0, I) at the posterior mean (the reference VAE's imputation objective)."""
         mu_z, _ = self.encode(motion)

@@ -107,3 +107,20 @@ def test_unit_dropout_is_inverted_and_only_in_training():
     active = reference != 0
     assert abs((kept & active).sum() / active.sum() - 0.75) < 0.02
     torch.testing.assert_close(out[kept], reference[kept] / 0.75)
+
+
+def test_fused_relu_dropout_matches_relu_then_mask_in_value_and_gradient():
+    from motionzoo.nn.graph import _ReLUDropout, dropout_mask
+
+    x = torch.randn(J, 64, 8, dtype=torch.float64, requires_grad=True)
+    grad = torch.randn(J, 64, 8, dtype=torch.float64)
+    torch.manual_seed(5)
+    fused = _ReLUDropout.apply(x, 0.25)
+    (fused_grad,) = torch.autograd.grad(fused, x, grad)
+    torch.manual_seed(5)
+    mask = dropout_mask(x.detach(), 0.25)  # the same draw
+    reference = torch.relu(x) * mask
+    (reference_grad,) = torch.autograd.grad(reference, x, grad)
+    torch.testing.assert_close(fused, reference)
+    torch.testing.assert_close(fused_grad, reference_grad)
+    assert 0 < (mask == 0).double().mean() < 0.5

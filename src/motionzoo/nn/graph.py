@@ -244,15 +244,36 @@ class GraphConvBNReLU(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (J, B, C_in) node-major -> (J, B, C_out)."""
         x = self.conv(x)
-        x = torch.relu(self.norm(x.flatten(0, 1)).view_as(x))
+        x = self.norm(x.flatten(0, 1)).view_as(x)
         if not (self.training and self.dropout > 0):
-            return x
+            return torch.relu(x)
         if x.is_cuda:
-            return nn.functional.dropout(x, self.dropout, training=True)
-        return x * dropout_mask(x, self.dropout)
+            return nn.functional.dropout(torch.relu(x), self.dropout, training=True)
+        return _ReLUDropout.apply(x, self.dropout)
 
     def extra_repr(self) -> str:
         return f"dropout={self.dropout}"
+
+
+class _ReLUDropout(torch.autograd.Function):
+    """dropout(relu(x)) = relu(x * m) for a dropout mask m >= 0, with ONE saved mask: m zeroed
+    where the output is 0. The backward is one multiplication by it (instead of ReLU's threshold
+    backward and dropout's). Float arithmetic only: on CPU, boolean masks (x > 0) cost more
+    than the whole float path."""
+
+    @staticmethod
+    def forward(ctx, x, p):
+        mask = dropout_mask(x, p)
+        out = torch.mul(x, mask).clamp_min_(0.0)
+        mask.mul_(torch.sign(out))  # out >= 0, so sign(out) is 1 where it passes, else 0
+        ctx.save_for_backward(mask)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        (mask,) = ctx.saved_tensors
+        return grad * mask, None
 
 
 _INT64 = torch.iinfo(torch.int64)

@@ -64,6 +64,20 @@ def test_fast_dev_run_from_the_console_scripts(command, tmp_path):
         ],
         tmp_path,
     )
+    # Without a logger (fast_dev_run) checkpoints go under lightning_logs/, never into a
+    # ./checkpoints folder (the repository's pretrained weights live there).
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_a_nested_datamodule_records_its_own_hyperparameters(tmp_path):
+    config = REPO / "configs" / "vaegan" / "mug_synthetic.yaml"
+    cli = build_cli(
+        ["--config", str(config), "--trainer.logger.init_args.save_dir", str(tmp_path)], run=False
+    )
+    outer, source = cli.datamodule.hparams, cli.datamodule.source.hparams
+    assert outer["frames_per_sequence"] == 4
+    assert source["num_subjects"] == 10 and source["downsample"] == 2
+    assert "frames_per_sequence" not in source
 
 
 def test_overrides_reach_the_objects(tmp_path):

@@ -16,7 +16,12 @@ import warnings
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
-from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
+from pytorch_lightning.cli import (
+    LightningArgumentParser,
+    LightningCLI,
+    _get_module_type,
+    _InstantiatorFn,
+)
 
 import motionzoo.data  # noqa: F401  (registers every DataModule with the parser)
 import motionzoo.models  # noqa: F401  (registers every model with the parser)
@@ -26,7 +31,35 @@ from motionzoo.trainer import Trainer
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 
+class _TopLevelInstantiator(_InstantiatorFn):
+    """Lightning's instantiator, which hands the config of ``model`` / ``data`` to the
+    ``save_hyperparameters()`` of the class it builds, but only for the class that config names:
+    a DataModule nested in another (``FramesDataModule``'s ``source``) records its own arguments,
+    not its parent's."""
+
+    def __call__(self, class_type, *args, applied_instantiation_links: dict, **kwargs):
+        self.cli._dump_config()
+        config = self.cli.config_dump.get(self.key, {})
+        named = config.get("class_path") if isinstance(config, dict) else None
+        if named and named.rpartition(".")[2] != class_type.__name__:
+            return class_type(*args, **kwargs)
+        return super().__call__(
+            class_type, *args, applied_instantiation_links=applied_instantiation_links, **kwargs
+        )
+
+
 class MotionZooCLI(LightningCLI):
+    def _add_instantiators(self) -> None:
+        for key, base, subclasses in (
+            ("model", self._model_class, self.subclass_mode_model),
+            ("data", self._datamodule_class, self.subclass_mode_data),
+        ):
+            self.parser.add_instantiator(
+                _TopLevelInstantiator(cli=self, key=key),
+                _get_module_type(base),
+                subclasses=subclasses,
+            )
+
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(
@@ -56,6 +89,9 @@ def build_cli(args: list[str] | None = None, run: bool = True) -> MotionZooCLI:
                 "init_args": {"save_dir": "lightning_logs", "name": "default"},
             },
             "log_every_n_steps": 10,
+            # Where checkpoints go when there is no logger (fast_dev_run): never ./checkpoints,
+            # which in this repository holds the pretrained weights.
+            "default_root_dir": "lightning_logs",
         },
         save_config_kwargs={"overwrite": True},
         args=args,

@@ -2,6 +2,7 @@
 
 from motionzoo.data.amass import AMASSDataModule
 from motionzoo.data.frames import FramesDataModule
+from motionzoo.data.h36m_images import H36MImageDataModule
 from motionzoo.data.h36m_motion import H36MMotionDataModule
 from motionzoo.data.h36m_pose import H36MPoseDataModule
 from motionzoo.data.mug import MUGDataModule
@@ -10,6 +11,7 @@ from motionzoo.data.sprites import SpritesDataModule
 __all__ = [
     "AMASSDataModule",
     "FramesDataModule",
+    "H36MImageDataModule",
     "H36MMotionDataModule",
     "H36MPoseDataModule",
     "MUGDataModule",

@@ -16,8 +16,9 @@ frames are spread evenly and fixed. The source's datasets are read through its o
 ``*_dataloader().dataset`` (so any DataModule with map-style datasets works), a whole batch of
 sequences at a time when the dataset has ``__getitems__``.
 
-Human3.6M image crops have no DataModule yet; when they do (batches with ``frames``) they work
-here unchanged.
+Sources whose items hold a single ``image`` (C, H, W) and no sequence (Human3.6M crops,
+:class:`~motionzoo.data.h36m_images.H36MImageDataModule`) are served as they are, with all their
+keys; ``frames_per_sequence`` does not apply to them.
 """
 
 from __future__ import annotations
@@ -50,6 +51,13 @@ def _build(source: pl.LightningDataModule | dict[str, Any]) -> pl.LightningDataM
     )
 
 
+def holds_single_images(dataset: Dataset, key: str = "frames") -> bool:
+    """Whether the items of ``dataset`` are single images: an ``image`` (C, H, W), no ``key``."""
+    first = dataset[0]
+    image = first.get("image") if isinstance(first, dict) else None
+    return key not in first and isinstance(image, torch.Tensor) and image.dim() == 3
+
+
 class SequenceFrames(Dataset):
     """Frames of the sequences of ``sequences`` (a dataset of dicts with ``frames`` (T, C, H, W))
     as images; ``k`` per sequence, random within its stretch (``random``) or evenly spaced."""
@@ -60,7 +68,7 @@ class SequenceFrames(Dataset):
         if key not in first:
             raise KeyError(
                 f"{type(sequences).__name__}: items have no {key!r} (keys {list(first)}); the "
-                f"frames view needs image sequences (T, C, H, W)"
+                f"frames view needs image sequences (T, C, H, W) or single images 'image' (C, H, W)"
             )
         self.length = first[key].shape[0]
         self.k = self.length if k is None else k
@@ -108,7 +116,8 @@ class SequenceFrames(Dataset):
 
 
 class FramesDataModule(SplitLoadersMixin, pl.LightningDataModule):
-    """Single frames (``image`` (B, 3, H, W)) of an image-sequence DataModule.
+    """Single frames (``image`` (B, 3, H, W)) of an image-sequence DataModule, or the images of a
+    single-image DataModule as they are.
 
     Args:
         source: the sequence DataModule, or its config ``{class_path, init_args}`` (in YAML the
@@ -145,8 +154,11 @@ class FramesDataModule(SplitLoadersMixin, pl.LightningDataModule):
             wanted = ["test"]
         for split in wanted:
             if split not in self.datasets:
-                loader = getattr(self.source, f"{split}_dataloader")()
+                dataset = getattr(self.source, f"{split}_dataloader")().dataset
+                if holds_single_images(dataset, self.hparams.sequence_key):
+                    self.datasets[split] = dataset
+                    continue
                 self.datasets[split] = SequenceFrames(
-                    loader.dataset, self.hparams.frames_per_sequence, split == "train",
+                    dataset, self.hparams.frames_per_sequence, split == "train",
                     self.hparams.sequence_key,
                 )  # fmt: skip

@@ -4,6 +4,7 @@ from motionzoo.models.baselines.fcvae import FCVAE
 from motionzoo.models.baselines.hmvae import HMVAE
 from motionzoo.models.classifier import SequenceClassifier
 from motionzoo.models.conv_vae import ConvVAE
+from motionzoo.models.cross_modal_vae import CrossModalVAE
 from motionzoo.models.graphsh import GraphSH
 from motionzoo.models.hgvae import HGVAE
 from motionzoo.models.linear import LinearLifter
@@ -11,6 +12,7 @@ from motionzoo.models.seqres import SeqRes
 from motionzoo.models.vaegan import VAEGAN
 
 __all__ = [
+    "CrossModalVAE",
     "FCVAE",
     "GraphSH",
     "HGVAE",

@@ -1,0 +1,232 @@
+"""Encoders and decoders of the cross-modal VAE (Budaraju KTH thesis, after Spurr et al. 2018).
+
+Every encoder maps its modality to the mean and log-variance of one shared latent (100-d in the
+thesis text; its code, bsridatta/HPE3D @b37ad62, used 500); every decoder maps a latent back
+(``reference/papers.md`` section 3):
+
+- :class:`ImageEncoder` (``EncoderRGB``): a torchvision-compatible ResNet-18 without ``fc``
+  (:mod:`motionzoo.nn.resnet`) + ``fc_mean`` / ``fc_logvar`` Linear(512 -> latent).
+  ``freeze_backbone`` trains only ``layer4`` of the backbone, as the reference does with
+  ImageNet weights (``train_last_block``). Images in [-1, 1] are mapped to ImageNet-normalised
+  input (mean/std of torchvision's weights) inside, so loaded ImageNet weights see what they expect.
+- :class:`ImageDecoder` (``DecoderRGB``): Linear(latent -> 256 s s) BN ReLU, reshape (256, s, s),
+  5 x ConvTranspose2d(4, 2, 1) 256 -> 128 -> 64 -> 32 -> 16 -> 3, BN + ReLU after the first
+  three, BN + Tanh after the fourth, no activation on the output; s = image_size / 32 (8 for the
+  thesis' 256 px, 2 for 64 px).
+- :class:`PoseEncoder`: the thesis' 2D encoder, 5 x (Linear + ReLU) blocks of 512 units, then the
+  mean / log-variance heads; the 3D encoder is the same network on 3D input.
+- :class:`PoseDecoder`: latent -> ``num_blocks`` x (Linear + ReLU) -> Linear -> (J, C);
+  ``num_blocks=0`` is a single linear map.
+- :class:`PoseNormalizer`: the thesis' root removal and z-scoring with training statistics.
+- :class:`DiscriminatorSimilarity`: VAEGAN's discriminator feature similarity as image loss.
+
+Poses enter and leave flattened per sample: (B, J, C) <-> (B, J*C).
+"""
+
+from __future__ import annotations
+
+import torch
+from einops import rearrange
+from torch import nn
+
+from motionzoo.nn.resnet import ResNet18
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _mlp(in_features: int, hidden: int, num_blocks: int) -> tuple[nn.Sequential, int]:
+    """``num_blocks`` x (Linear + ReLU); returns the stack and its output width."""
+    layers, width = [], in_features
+    for _ in range(num_blocks):
+        layers += [nn.Linear(width, hidden), nn.ReLU(inplace=True)]
+        width = hidden
+    return nn.Sequential(*layers), width
+
+
+class ImageEncoder(nn.Module):
+    """images (B, 3, H, W) in [-1, 1] -> (mu, logvar), each (B, latent_dim).
+
+    Args:
+        latent_dim: size of the shared latent.
+        width: ResNet-18 width (64 = torchvision's, whose weights then load into ``backbone``).
+        freeze_backbone: train only ``backbone.layer4`` (the reference, with pretrained weights).
+    """
+
+    def __init__(self, latent_dim: int = 100, width: int = 64, freeze_backbone: bool = False):
+        super().__init__()
+        self.backbone = ResNet18(num_classes=0, width=width)
+        self.fc_mean = nn.Linear(self.backbone.num_features, latent_dim)
+        self.fc_logvar = nn.Linear(self.backbone.num_features, latent_dim)
+        self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(3, 1, 1), False)
+        self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(3, 1, 1), False)
+        if freeze_backbone:
+            for name, p in self.backbone.named_parameters():
+                p.requires_grad_(name.startswith("layer4."))
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = ((images + 1) / 2 - self.pixel_mean) / self.pixel_std
+        h = self.backbone.features(x)
+        return self.fc_mean(h), self.fc_logvar(h)
+
+
+class ImageDecoder(nn.Module):
+    """z (B, latent_dim) -> images (B, 3, image_size, image_size) (no output activation).
+
+    Args:
+        channels: the five transposed convs' input widths (256, 128, 64, 32, 16); output 3.
+        image_size: a multiple of 32 (5 doublings of s = image_size / 32).
+    """
+
+    def __init__(
+        self,
+        latent_dim: int = 100,
+        image_size: int = 256,
+        channels: tuple[int, ...] = (256, 128, 64, 32, 16),
+    ):
+        super().__init__()
+        if image_size % 32 or len(channels) != 5:
+            raise ValueError(
+                f"ImageDecoder: image_size {image_size} must be a multiple of 32 and channels "
+                f"{tuple(channels)} must list 5 widths (5 transposed convs double s = size / 32)"
+            )
+        self.side, self.start_channels = image_size // 32, channels[0]
+        start = channels[0] * self.side**2
+        self.fc = nn.Sequential(nn.Linear(latent_dim, start), nn.BatchNorm1d(start), nn.ReLU(True))
+        ups = []
+        for i, (c_in, c_out) in enumerate(zip(channels, (*channels[1:], 3))):
+            ups.append(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1))
+            if i < 4:
+                act = nn.Tanh() if i == 3 else nn.ReLU(True)
+                ups += [nn.BatchNorm2d(c_out), act]
+        self.deconv = nn.Sequential(*ups)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = rearrange(self.fc(z), "b (c h w) -> b c h w", c=self.start_channels, h=self.side)
+        return self.deconv(h)
+
+
+class PoseEncoder(nn.Module):
+    """poses (B, J, C) -> (mu, logvar), each (B, latent_dim): ``num_blocks`` x (Linear + ReLU)
+    of ``hidden`` units (thesis: 5 x 512), then the two linear heads."""
+
+    def __init__(
+        self,
+        num_joints: int = 16,
+        channels: int = 2,
+        latent_dim: int = 100,
+        hidden: int = 512,
+        num_blocks: int = 5,
+    ):
+        super().__init__()
+        self.blocks, width = _mlp(num_joints * channels, hidden, num_blocks)
+        self.fc_mean = nn.Linear(width, latent_dim)
+        self.fc_logvar = nn.Linear(width, latent_dim)
+
+    def forward(self, poses: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.blocks(rearrange(poses, "b j c -> b (j c)"))
+        return self.fc_mean(h), self.fc_logvar(h)
+
+
+class PoseDecoder(nn.Module):
+    """z (B, latent_dim) -> poses (B, J, C): ``num_blocks`` x (Linear + ReLU), then Linear."""
+
+    def __init__(
+        self,
+        num_joints: int = 16,
+        channels: int = 3,
+        latent_dim: int = 100,
+        hidden: int = 512,
+        num_blocks: int = 5,
+    ):
+        super().__init__()
+        self.channels = channels
+        self.blocks, width = _mlp(latent_dim, hidden, num_blocks)
+        self.out = nn.Linear(width, num_joints * channels)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return rearrange(self.out(self.blocks(z)), "b (j c) -> b j c", c=self.channels)
+
+
+class PoseNormalizer(nn.Module):
+    """The thesis' pose normalisation (HPE3D ``processing.py``) with the training statistics as
+    buffers: 3D poses (B, J, 3) mm are root-centred, the root dropped and z-scored per joint
+    -> (B, J-1, 3); 2D poses (B, J, 2) keep their root offset (perspective) but drop the root
+    joint -> (B, J-1, 2), z-scored. :meth:`pose3d_mm` inverts the 3D map with a zero root.
+
+    Statistics (J, C) are those of the batch poses (root rows unused); until
+    :meth:`set_statistics` is called they are mean 0, std 1 and ``has_statistics`` is False.
+    """
+
+    def __init__(self, num_joints: int = 17):
+        super().__init__()
+        self.num_joints = num_joints
+        for key, c in (("pose3d", 3), ("pose2d", 2)):
+            self.register_buffer(f"{key}_mean", torch.zeros(num_joints, c))
+            self.register_buffer(f"{key}_std", torch.ones(num_joints, c))
+        self.register_buffer("has_statistics", torch.tensor(False))
+
+    def set_statistics(self, pose3d_mean, pose3d_std, pose2d_mean, pose2d_std) -> None:
+        given = dict(
+            pose3d_mean=pose3d_mean, pose3d_std=pose3d_std,
+            pose2d_mean=pose2d_mean, pose2d_std=pose2d_std,
+        )  # fmt: skip
+        for key, value in given.items():
+            buffer = getattr(self, key)
+            value = torch.as_tensor(value, dtype=buffer.dtype, device=buffer.device)
+            if value.shape != buffer.shape:
+                raise ValueError(
+                    f"set_statistics: {key} of shape {tuple(value.shape)}, expected "
+                    f"{tuple(buffer.shape)} (per joint of the {self.num_joints}-joint poses)"
+                )
+            buffer.copy_(value.clamp_min(1e-6) if key.endswith("std") else value)
+        self.has_statistics.fill_(True)
+
+    def forward(self, poses: torch.Tensor) -> torch.Tensor:
+        """(B, J, 3) mm or (B, J, 2) screen-normalised -> (B, J-1, C) z-scores."""
+        c = poses.shape[-1]
+        if poses.dim() != 3 or poses.shape[1] != self.num_joints or c not in (2, 3):
+            raise ValueError(
+                f"poses of shape {tuple(poses.shape)}; expected (B, {self.num_joints}, 3) "
+                f"(pose3d, mm) or (B, {self.num_joints}, 2) (pose2d)"
+            )
+        if c == 3:
+            poses = poses - poses[:, :1]
+            mean, std = self.pose3d_mean, self.pose3d_std
+        else:
+            mean, std = self.pose2d_mean, self.pose2d_std
+        return (poses[:, 1:] - mean[1:]) / std[1:]
+
+    def pose3d_mm(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, J-1, 3) z-scores -> (B, J, 3) mm with the root (zero) re-inserted."""
+        pose = z * self.pose3d_std[1:] + self.pose3d_mean[1:]
+        return torch.cat([pose.new_zeros(len(pose), 1, 3), pose], 1)
+
+
+class DiscriminatorSimilarity(nn.Module):
+    """VAEGAN's learned image similarity (Larsen et al. 2016 eq. 2.12; thesis section 2.1.6) on
+    a :class:`~motionzoo.nn.conv.ConvDiscriminator` ``net``: for images x, reconstructions x~
+    and prior samples x_p (B, 3, H, W), one discriminator pass over [x, x~, x_p] (shared
+    BatchNorm statistics, as VAEGAN) gives
+
+    - ``recon`` 0.5 (Dis_l(x) - Dis_l(x~))^2, mean over features and batch;
+    - ``gan`` L_GAN = BCE(D(x), 1) + BCE(D(x~), 0) + BCE(D(x_p), 0) (the discriminator's loss);
+    - ``generator`` BCE(D(x~), 1) + BCE(D(x_p), 1) (non-saturating, the decoder's GAN loss).
+    """
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x, recon, sampled) -> dict[str, torch.Tensor]:
+        b = len(x)
+        logits, features = self.net(torch.cat([x, recon, sampled]))
+        logits, features = logits.float(), features.float()
+        real, rec, smp = logits.split(b)
+        bce = nn.functional.binary_cross_entropy_with_logits
+        ones, zeros = torch.ones_like(real), torch.zeros_like(real)
+        return {
+            "recon": 0.5 * (features[:b] - features[b : 2 * b]).pow(2).mean(),
+            "gan": bce(real, ones) + bce(rec, zeros) + bce(smp, zeros),
+            "generator": bce(rec, ones) + bce(smp, ones),
+        }

@@ -9,6 +9,8 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from motionzoo.data.base import ArrayDataset, make_dataloader
+from motionzoo.data.frames import FramesDataModule
+from motionzoo.data.h36m_images import H36MImageDataModule
 from motionzoo.models.vaegan import MODULES, VAEGAN
 from motionzoo.nn.conv import ConvDecoder, ConvDiscriminator, ConvEncoder
 from motionzoo.pretrained import load_pretrained, save_pretrained
@@ -171,3 +173,72 @@ def test_save_pretrained_round_trip(tmp_path):
     a = loaded.generate(2)
     torch.manual_seed(3)
     torch.testing.assert_close(a, model.generate(2))
+
+
+def test_trains_one_step_on_h36m_crops_through_the_frames_view(tmp_path):
+    """The H3.6M configuration's data path: synthetic H36M-Toolbox frames -> 64x64 person crops
+    (H36MImageDataModule) -> FramesDataModule ``image`` batches -> one VAEGAN step."""
+    source = H36MImageDataModule(
+        root=None, image_size=64, train_subjects=("S1",), test_subjects=("S9",),
+        train_stride=5, eval_stride=5, batch_size=4, cache_dir=str(tmp_path),
+        synthetic_subjects=("S1", "S9"), synthetic_actions=("Walking",), synthetic_frames=10,
+        synthetic_takes=1, synthetic_size=96,
+    )  # fmt: skip
+    data = FramesDataModule(source, frames_per_sequence=None, batch_size=4)
+    torch.manual_seed(0)
+    model = VAEGAN(**TINY, equilibrium=0.68)
+    before = [p.detach().clone() for p in model.encoder.parameters()]
+    trainer = Trainer(
+        accelerator="cpu", max_epochs=1, limit_train_batches=1, limit_val_batches=1, logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )  # fmt: skip
+    trainer.fit(model, datamodule=data)
+    batch = next(iter(data.train_dataloader()))
+    assert batch["image"].shape == (4, 3, 64, 64)
+    assert batch["image"].min() >= -1 and batch["image"].max() <= 1
+    assert any(not torch.equal(a, b) for a, b in zip(model.encoder.parameters(), before))
+    logged = trainer.callback_metrics
+    assert all(torch.isfinite(logged[f"train/{k}"]) for k in ("prior", "llike", "gan"))
+    assert 0 < logged["val/ssim"] <= 1
+
+
+def test_equilibrium_skips_the_discriminator_ahead_and_the_gan_term_of_a_weak_one():
+    """The public code's balancing: D's BCE per group below equilibrium - margin skips D's step;
+    above equilibrium + margin the decoder descends gamma * L_llike only; both: both train."""
+    model = VAEGAN(**TINY, gamma=0.5, equilibrium=0.68, margin=0.35)
+    t = torch.tensor
+
+    def terms(real, recon, sampled):
+        return {"prior": t(1.0), "llike": t(2.0), "gan": t(real + recon + sampled),
+                "generator": t(-(real + recon + sampled)), "bce_real": t(real),
+                "bce_recon": t(recon), "bce_sampled": t(sampled)}  # fmt: skip
+
+    def check(bce, discriminator, decoder):
+        out = model.objectives(terms(*bce))
+        if discriminator is None:
+            assert out["discriminator"] is None
+        else:
+            assert out["discriminator"].item() == pytest.approx(discriminator)
+        assert out["decoder"].item() == pytest.approx(decoder)
+
+    check((0.7, 0.5, 0.9), 2.1, 1.0 - 2.1)  # balanced: paper update
+    check((0.2, 0.5, 0.9), None, 1.0 - 1.6)  # D too good on real images: no D step
+    check((0.7, 1.2, 0.9), 2.8, 1.0)  # D fooled by reconstructions: no GAN term
+    check((0.2, 1.2, 0.9), 2.3, 1.0 - 2.3)  # both: both train
+    off = VAEGAN(**TINY).objectives(terms(0.2, 1.2, 0.9))  # equilibrium None: paper update
+    assert off["discriminator"].item() == pytest.approx(2.3)
+    with pytest.raises(ValueError, match="margin 0.7 with equilibrium 0.68"):
+        VAEGAN(**TINY, equilibrium=0.68, margin=0.7)
+
+
+def test_a_skipped_discriminator_step_leaves_its_parameters():
+    torch.manual_seed(0)
+    model = VAEGAN(**TINY, equilibrium=20.0, margin=1.0)  # every BCE < 19: D always ahead
+    before = {n: [p.detach().clone() for p in getattr(model, n).parameters()] for n in MODULES}
+    fit(model)
+    for name in MODULES:
+        same = all(
+            torch.equal(a, b) for a, b in zip(getattr(model, name).parameters(), before[name])
+        )
+        assert same == (name == "discriminator"), name

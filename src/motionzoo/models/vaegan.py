@@ -21,13 +21,19 @@ Each objective is back-propagated into its own module's parameters only
 (``backward(inputs=...)``), so the GAN error never reaches the encoder and the discriminator
 never minimises L_llike, although both terms depend on those parameters. ``generator_loss=
 "non_saturating"`` replaces the decoder's ``-L_GAN`` by BCE(D(x~), 1) + BCE(D(x_p), 1), as the
-public PyTorch code does; the default is the paper's ``-L_GAN``. BCE and KL are computed in
-float32 inside autocast.
+public PyTorch code does; the default is the paper's ``-L_GAN``. ``equilibrium`` / ``margin``
+(off by default) add that code's balancing (lucabergamini/VAEGAN-PYTORCH main.py, equilibrium
+0.68, margin 0.35): no discriminator step while it is too far ahead, no GAN term in the
+decoder's objective while the discriminator is too weak; the update rule is otherwise unchanged.
+Dis_l of an earlier layer (``feature_layer`` 1: 32x32 features) makes reconstructions more
+pixel-faithful than the paper's l = 3 (8x8). BCE and KL are computed in float32 inside autocast.
 
-Logged: ``train/prior``, ``train/llike``, ``train/gan`` and the discriminator's accuracy on
-``acc_real`` / ``acc_recon`` / ``acc_sampled`` (logit > 0 means "real"); in validation also the
-SSIM of reconstructions and their image-gradient energy relative to the data's, and TensorBoard
-grids ``val/reconstructions`` and ``val/samples``. Batches: ``image`` (B, 3, 64, 64) in [-1, 1]
+Logged: ``train/prior``, ``train/llike``, ``train/gan``, the discriminator's BCE
+``bce_real`` / ``bce_recon`` / ``bce_sampled`` and accuracy ``acc_real`` / ``acc_recon`` /
+``acc_sampled`` (logit > 0 means "real"), with ``equilibrium`` also ``dis_trained`` (1: the
+discriminator stepped); in validation the SSIM of reconstructions and their image-gradient
+energy relative to the data's, and TensorBoard grids ``val/reconstructions`` and
+``val/samples``. Batches: ``image`` (B, 3, 64, 64) in [-1, 1]
 (:class:`~motionzoo.data.frames.FramesDataModule`) or ``frames`` (B, T, 3, 64, 64).
 """
 
@@ -42,6 +48,7 @@ from motionzoo.models.conv_vae import LatentImageModule, gaussian_kl, reparamete
 from motionzoo.nn.conv import ConvDecoder, ConvDiscriminator, ConvEncoder
 
 MODULES = ("encoder", "decoder", "discriminator")
+GROUPS = ("real", "recon", "sampled")
 
 
 class VAEGAN(LatentImageModule):
@@ -55,6 +62,11 @@ class VAEGAN(LatentImageModule):
             is Dis_l (3: the paper's 256x8x8 features).
         gamma: weight of L_llike against the GAN term in the decoder's objective.
         generator_loss: ``"minimax"`` (the paper's ``-L_GAN``) or ``"non_saturating"``.
+        equilibrium, margin: the public PyTorch code's balancing (not in the paper; off when
+            ``equilibrium`` is None): the discriminator skips its step while its BCE on any of
+            the three groups is below ``equilibrium - margin`` (it is too far ahead), and the
+            decoder leaves out its GAN term while one is above ``equilibrium + margin`` (the
+            discriminator is too weak to learn from); when both hold, both train.
         lr: RMSProp learning rate of all three networks (3e-4).
         image_key: batch key of the images.
     """
@@ -72,6 +84,8 @@ class VAEGAN(LatentImageModule):
         feature_layer: int = 3,
         gamma: float = 1e-2,
         generator_loss: Literal["minimax", "non_saturating"] = "minimax",
+        equilibrium: float | None = None,
+        margin: float = 0.35,
         image_size: int = 64,
         lr: float = 3e-4,
         image_key: str = "image",
@@ -82,6 +96,11 @@ class VAEGAN(LatentImageModule):
         if generator_loss not in ("minimax", "non_saturating"):
             raise ValueError(
                 f"generator_loss {generator_loss!r}; expected 'minimax' or 'non_saturating'"
+            )
+        if equilibrium is not None and not 0 <= margin < equilibrium:
+            raise ValueError(
+                f"margin {margin} with equilibrium {equilibrium}; expected 0 <= margin < "
+                "equilibrium (the reference code: equilibrium 0.68, margin 0.35)"
             )
         self.encoder = ConvEncoder(z_dim, tuple(encoder_channels), encoder_hidden, image_size)
         self.decoder = ConvDecoder(
@@ -117,7 +136,8 @@ class VAEGAN(LatentImageModule):
             llike = 0.5 * (f_real - f_recon).pow(2).sum(-1).mean()
             bce = F.binary_cross_entropy_with_logits
             ones, zeros = torch.ones_like(real), torch.zeros_like(real)
-            gan = bce(real, ones) + bce(rec, zeros) + bce(smp, zeros)
+            groups = bce(real, ones), bce(rec, zeros), bce(smp, zeros)
+            gan = sum(groups)
             if self.hparams.generator_loss == "minimax":
                 generator = -gan
             else:
@@ -127,34 +147,51 @@ class VAEGAN(LatentImageModule):
             "llike": llike,
             "gan": gan,
             "generator": generator,
+            **{f"bce_{k}": v.detach() for k, v in zip(GROUPS, groups)},
             "acc_real": (real > 0).float().mean(),
             "acc_recon": (rec < 0).float().mean(),
             "acc_sampled": (smp < 0).float().mean(),
         }
 
     def objectives(self, terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """What each network descends (paper Algorithm 1)."""
+        """What each network descends (paper Algorithm 1); with ``equilibrium`` set, the
+        discriminator's objective is None on steps it skips and the decoder's GAN term is left
+        out on steps it is too weak (``terms["bce_real"]`` etc.: its BCE per group)."""
+        train_dis, train_gan = True, True
+        if self.hparams.equilibrium is not None:
+            low, high = torch.stack([terms[f"bce_{k}"] for k in GROUPS]).aminmax()
+            train_dis = bool(low >= self.hparams.equilibrium - self.hparams.margin)
+            train_gan = bool(high <= self.hparams.equilibrium + self.hparams.margin)
+            if not (train_dis or train_gan):
+                train_dis = train_gan = True
+        decoder = self.hparams.gamma * terms["llike"]
         return {
             "encoder": terms["prior"] + terms["llike"],
-            "decoder": self.hparams.gamma * terms["llike"] + terms["generator"],
-            "discriminator": terms["gan"],
+            "decoder": decoder + terms["generator"] if train_gan else decoder,
+            "discriminator": terms["gan"] if train_dis else None,
         }
 
     def training_step(self, batch, batch_idx):
         x = self.images(batch)
         terms = self.loss_terms(x)
-        self.log_terms("train", terms, batch_size=x.shape[0])
         objectives = self.objectives(terms)
+        logged = dict(terms)
+        if self.hparams.equilibrium is not None:
+            logged["dis_trained"] = x.new_tensor(float(objectives["discriminator"] is not None))
+        self.log_terms("train", logged, batch_size=x.shape[0])
         optimizers = dict(zip(MODULES, self.optimizers()))
+        stepping = [name for name in MODULES if objectives[name] is not None]
         for opt in optimizers.values():
             opt.zero_grad(set_to_none=True)
         # every objective into its own network only; all gradients before any step (the
         # steps change the parameters in place, which the later backward passes would read)
-        for i, name in enumerate(MODULES):
+        for i, name in enumerate(stepping):
             params = [p for p in getattr(self, name).parameters() if p.requires_grad]
-            self.manual_backward(objectives[name], inputs=params, retain_graph=i < len(MODULES) - 1)
-        for opt in optimizers.values():
-            opt.step()
+            self.manual_backward(
+                objectives[name], inputs=params, retain_graph=i < len(stepping) - 1
+            )
+        for name in stepping:
+            optimizers[name].step()
         return objectives["encoder"].detach()
 
     def configure_optimizers(self):

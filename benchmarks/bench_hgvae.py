@@ -1,38 +1,53 @@
-"""HG-VAE: training samples/s at batch 800, and batched MAP imputation (10 Adam steps on the
-inputs) against imputing one sequence at a time, and its scaling with the number of sequences.
+"""HG-VAE: training samples/s at batch 800, one imputation step against one training step, and
+batched MAP imputation (10 Adam steps on the inputs) against imputing one sequence at a time,
+with its scaling in the number of sequences.
 
-Rows: ``train samples/s`` (forward + ELBO + backward + clip 100 + Adam, batch ``batch``),
-``train step s``, ``impute step s`` (one imputation step at the same batch: the issue asks for
-at most 1.5x a training step), ``impute N seq s`` for N in ``sizes`` (10 steps, batched), and
-``impute one-at-a-time s/seq`` measured on ``naive`` sequences (the naive cost of N sequences is
-N times that; the speed-up row divides it by the batched time of ``batch`` sequences).
-Model: the paper's hierarchy (AMASS-18, 3.1M parameters) unless ``small``.
+Rows per model (``paper``: the paper's hierarchy on AMASS-18, 2.96M parameters; ``pretrained``:
+the hierarchy of the shipped ``hgvae-*-synthetic`` checkpoints):
+
+- ``train samples/s`` and ``train step`` (forward + ELBO + backward + clip 100 + Adam, batch 800);
+- ``impute step`` (one step at the same batch: forward, backward to the inputs, Adam; the issue
+  asks for at most 1.5x a training step) and the ratio;
+- ``impute N seq x 10 steps`` for N in ``sizes`` (one batch), with the cost per sequence and the
+  scaling exponent d log t / d log N from the previous size (< 1: sub-linear);
+- ``impute one-at-a-time`` per sequence (the best of ``naive`` sequences; the naive cost of N
+  sequences is N times that), and the speed-up of the batched 800 over it.
+
+Every time is the minimum over ``repeats`` runs after a warm-up run (on a shared machine the
+minimum is the least disturbed). Threads: ``threads`` (None: the runner's; ``python -m
+benchmarks`` keeps torch's default, the machine's cores). On an oversubscribed machine two
+threads thrash (each small op waits for the other thread's time slice) and one thread gives the
+steadier numbers: ``python -c "from benchmarks.bench_hgvae import main; main(threads=1)"``.
 """
 
 from __future__ import annotations
 
+import math
 import time
 
 import torch
 
 from motionzoo.models.hgvae import HGVAE
 
-SMALL = dict(levels=[[None, 32], [24, 32], [8, 32], [1, 64]], residual_features=64)
+MODELS = {
+    "paper": {},
+    "pretrained": dict(levels=[[None, 32], [24, 32], [8, 32], [1, 64]], residual_features=64),
+}
 
 
-def _time(fn, repeats: int = 1) -> float:
+def _time(fn, repeats: int = 2) -> float:
     fn()  # warm-up
-    start = time.perf_counter()
+    times = []
     for _ in range(repeats):
+        start = time.perf_counter()
         fn()
-    return (time.perf_counter() - start) / repeats
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
-def run(
-    batch: int = 800, sizes=(1, 10, 100, 800), naive: int = 5, small: bool = False
-) -> list[dict]:
+def _rows(name: str, config: dict, batch: int, sizes, naive: int) -> list[dict]:
     torch.manual_seed(0)
-    model = HGVAE(**(SMALL if small else {}))
+    model = HGVAE(**config)
     x = torch.randn(batch, 50, 18, 3) * 100
     optimiser = model.configure_optimizers()
 
@@ -46,45 +61,49 @@ def run(
 
     model.train()
     train_s = _time(train_step)
-    rows = [
-        {
-            "benchmark": f"hgvae train samples/s (batch {batch})",
-            "value": batch / train_s,
-            "unit": "samples/s",
-        },
-        {"benchmark": f"hgvae train step (batch {batch})", "value": train_s, "unit": "s"},
-    ]
     mask = torch.rand(x.shape, generator=torch.Generator().manual_seed(1)) < 0.1
     init = torch.zeros(50, 18, 3)
+    # steps=1 evaluates the objective twice and takes one step; steps=0 evaluates it once
     one = _time(lambda: model.impute(x, mask, steps=1, init=init)) - _time(
         lambda: model.impute(x, mask, steps=0, init=init)
     )
-    rows.append({"benchmark": f"hgvae impute step (batch {batch})", "value": one, "unit": "s"})
-    rows.append(
-        {"benchmark": "hgvae impute step / train step", "value": one / train_s, "unit": "x"}
-    )
-    batched = {}
+    tag = f"hgvae[{name}]"
+    rows = [
+        {
+            "benchmark": f"{tag} train samples/s (batch {batch})",
+            "value": batch / train_s,
+            "unit": "samples/s",
+        },
+        {"benchmark": f"{tag} train step (batch {batch})", "value": train_s, "unit": "s"},
+        {"benchmark": f"{tag} impute step (batch {batch})", "value": one, "unit": "s"},
+        {"benchmark": f"{tag} impute step / train step", "value": one / train_s, "unit": "x"},
+    ]
+    batched, previous = {}, None
     for n in sizes:
         batched[n] = _time(lambda n=n: model.impute(x[:n], mask[:n], steps=10, init=init))
-        rows.append(
-            {"benchmark": f"hgvae impute {n} seq x 10 steps", "value": batched[n], "unit": "s"}
-        )
-    per_seq = (
-        _time(
-            lambda: [
-                model.impute(x[i : i + 1], mask[i : i + 1], steps=10, init=init)
-                for i in range(naive)
-            ]
-        )
-        / naive
+        row = {
+            "benchmark": f"{tag} impute {n} seq x 10 steps",
+            "value": batched[n],
+            "unit": "s",
+            "per_seq_ms": round(1000 * batched[n] / n, 2),
+        }
+        if previous is not None:
+            row["exponent"] = round(
+                math.log(batched[n] / batched[previous]) / math.log(n / previous), 3
+            )
+        rows.append(row)
+        previous = n
+    per_seq = min(
+        _time(lambda i=i: model.impute(x[i : i + 1], mask[i : i + 1], steps=10, init=init))
+        for i in range(naive)
     )
     rows.append(
-        {"benchmark": "hgvae impute one-at-a-time x 10 steps", "value": per_seq, "unit": "s/seq"}
+        {"benchmark": f"{tag} impute one-at-a-time x 10 steps", "value": per_seq, "unit": "s/seq"}
     )
     largest = max(sizes)
     rows.append(
         {
-            "benchmark": f"hgvae impute speed-up batched vs one-at-a-time ({largest} seq)",
+            "benchmark": f"{tag} impute speed-up batched vs one-at-a-time ({largest} seq)",
             "value": per_seq * largest / batched[largest],
             "unit": "x",
         }
@@ -92,7 +111,27 @@ def run(
     return rows
 
 
+def run(
+    batch: int = 800,
+    sizes=(1, 10, 100, 800),
+    naive: int = 3,
+    models=("pretrained", "paper"),
+    threads: int | None = None,
+) -> list[dict]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads or previous)
+    try:
+        return [row for name in models for row in _rows(name, MODELS[name], batch, sizes, naive)]
+    finally:
+        torch.set_num_threads(previous)
+
+
+def main(**kwargs) -> None:
+    print(f"threads {kwargs.get('threads') or torch.get_num_threads()}")
+    for row in run(**kwargs):
+        notes = {k: v for k, v in row.items() if k not in ("benchmark", "value", "unit")}
+        print(f"{row['benchmark']:<64} {row['value']:>12.4g} {row['unit']} {notes or ''}")
+
+
 if __name__ == "__main__":
-    torch.set_num_threads(1)
-    for row in run():
-        print(f"{row['benchmark']:<60} {row['value']:>12.4g} {row['unit']}")
+    main()

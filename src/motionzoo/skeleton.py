@@ -351,6 +351,8 @@ def h36m_offsets(skeleton: Skeleton = H36M_32) -> np.ndarray:
 
 # The 22 joints of the exp-map motion files that motion-prediction papers keep (HisRepItself
 # ``main_h36m_3d.py`` ``dim_used``; the other 10 are the root, hips, spine base and duplicates).
+# ``pool_groups``: the 6 body parts of HM-VAE's top level (right leg, left leg, spine, head,
+# left arm, right arm), one pooling step 22 -> 6.
 H36M_22 = _derive(
     H36M_32,
     "h36m_22",
@@ -358,6 +360,9 @@ H36M_22 = _derive(
     reparent={},
     joints_left=(4, 5, 6, 7, 12, 13, 14, 15, 16),
     joints_right=(0, 1, 2, 3, 17, 18, 19, 20, 21),
+    pool_groups=(
+        ((0, 1, 2, 3), (4, 5, 6, 7), (8, 9), (10, 11), (12, 13, 14, 15, 16), (17, 18, 19, 20, 21)),
+    ),
 )
 
 # SMPL body joints 0..21 (the standard SMPL names; SMPL-H adds 30 finger joints on the wrists).
@@ -428,12 +433,16 @@ AMASS_22 = Skeleton(
 # AMASS joints 4..21 (HisRepItself ``joint_used = np.arange(4, 22)``): without the pelvis, hips
 # and spine1, the shins and the torso are three separate trees (roots l_knee, r_knee, spine2).
 _AMASS_18_BASE = _derive(AMASS_22, "amass_18", list(range(4, 22)), reparent={})
+# ``pool_groups``: the 6 body parts of HM-VAE's top level, 3 joints each (one step 18 -> 6):
+# left leg (knee, ankle, foot), right leg, spine (spine2, spine3, neck), head + collars,
+# left arm (shoulder, elbow, wrist), right arm.
 AMASS_18 = Skeleton(
     name="amass_18",
     joint_names=_AMASS_18_BASE.joint_names,
     parents=_AMASS_18_BASE.parents,
     joints_left=(0, 3, 6, 9, 12, 14, 16),
     joints_right=(1, 4, 7, 10, 13, 15, 17),
+    pool_groups=(((0, 3, 6), (1, 4, 7), (2, 5, 8), (11, 9, 10), (12, 14, 16), (13, 15, 17)),),
 )
 AMASS_18_FROM_22 = tuple(range(4, 22))
 

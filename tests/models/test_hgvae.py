@@ -9,6 +9,16 @@ import torch
 from motionzoo.models.hgvae import HGVAE
 from motionzoo.nn.graph_vae import gaussian_kl, gaussian_log_prob
 
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models: one thread is faster, and immune to a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 TINY = dict(num_joints=4, num_frames=8, levels=[[None, 8], [3, 8], [1, 8]], residual_features=16)
 
 
@@ -162,11 +172,11 @@ def test_impute_keeps_observed_never_worsens_and_is_batched():
     mask = torch.rand(x.shape, generator=torch.Generator().manual_seed(0)) < 0.3
     init = x.mean(0)
     start = torch.where(mask, init.expand_as(x), x)
-    before = model.log_posterior(start)
-    imputed, best = model.impute(x, mask, steps=10, lr=1.0, init=init, return_objective=True)
+    before = model.log_joint(start)
+    imputed, best = model.impute(x, mask, steps=10, init=init, return_objective=True)
     assert torch.equal(imputed[~mask], x[~mask])
     assert (best >= before - 1e-4).all()
-    torch.testing.assert_close(model.log_posterior(imputed), best, atol=1e-3, rtol=1e-5)
+    torch.testing.assert_close(model.log_joint(imputed), best, atol=1e-3, rtol=1e-5)
     assert (best > before + 1e-3).any()  # it moves
     # batched result = one sample at a time (Adam is element-wise; the objective a sum)
     single = torch.cat([model.impute(x[i : i + 1], mask[i : i + 1], init=init) for i in range(6)])
@@ -174,6 +184,59 @@ def test_impute_keeps_observed_never_worsens_and_is_batched():
     # the model is left as it was: trainable, in training mode
     assert model.training and all(p.requires_grad for p in model.parameters())
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_impute_steps_are_in_train_std_units():
+    """Adam's first step moves every occluded entry by lr in units of its coordinate's train
+    std: with std 1 mm on x and 20 mm on y and z, lr 0.5 moves them by 0.5 and 10 mm."""
+    model = tiny()
+    std = torch.tensor([1.0, 20.0, 20.0]).expand(4, 3)
+    model.set_statistics(torch.zeros(4, 3), torch.zeros(8, 4, 3), std)
+    x = motion(3)
+    mask = torch.zeros_like(x, dtype=torch.bool)
+    mask[:, 2:5] = True
+    start = torch.where(mask, torch.zeros(()), x)
+    step = (model.impute(x, mask, steps=1, lr=0.5) - start).abs()
+    assert (step[~mask] == 0).all()
+    step = step[mask].view(3, 3, 4, 3)
+    kept = step.flatten(1).amax(1) > 0  # per sample: step 1 kept, or the start if it was better
+    assert kept.any()
+    expected = (0.5 * std).expand_as(step[kept])
+    torch.testing.assert_close(step[kept], expected, rtol=1e-3, atol=0)
+
+
+def test_log_posterior_and_log_joint():
+    """log_posterior: sum of log p(z*_l | z*_<l) at the posterior means over all levels but the
+    bottom one (the reference's cal_posterior, the OoD score); log_joint: log p(x | z*) plus
+    every level (the default imputation objective)."""
+    model, x = tiny(), motion(3)
+    h = model.to_features(x)
+    out = model.top_down_pass(model.encode(h), sample=False)
+    log_lik = gaussian_log_prob(h, out["mu"], out["logvar"]).flatten(1).sum(1)
+    levels = torch.stack(out["log_prior"], 1)  # (3, 3): z0, z1, bottom
+    torch.testing.assert_close(model.log_posterior(x), levels[:, :2].sum(1))
+    torch.testing.assert_close(model.log_joint(x), log_lik + levels.sum(1))
+    one_level = HGVAE(**{**TINY, "levels": [[1, 8]]})
+    out = one_level.top_down_pass(one_level.encode(one_level.to_features(x)), sample=False)
+    torch.testing.assert_close(one_level.log_posterior(x), out["log_prior"][0])
+    # the reference's objective: imputation ascends log_posterior
+    reference = tiny(imputation_objective="posterior")
+    mask = torch.zeros_like(x, dtype=torch.bool)
+    mask[:, 3] = True
+    imputed, best = reference.impute(x, mask, steps=2, init=x.mean(0), return_objective=True)
+    torch.testing.assert_close(best, reference.log_posterior(imputed))
+    with pytest.raises(ValueError, match="imputation_objective"):
+        tiny(imputation_objective="elbo")
+
+
+def test_umap_latents_are_z0_posterior_means_with_actions():
+    model = tiny().eval()
+    batch = {"motion": motion(5), "action": torch.tensor([0, 1, 2, -1, 1])}
+    [(codes, labels)] = model.umap_latents(batch)
+    assert codes.shape == (5, 8)
+    mu_z0, _ = model.top_posterior(model.encode(model.to_features(batch["motion"]))[0])
+    torch.testing.assert_close(codes, mu_z0.flatten(1))
+    assert torch.equal(labels["action"], batch["action"])
 
 
 def test_impute_default_start_is_the_train_mean():

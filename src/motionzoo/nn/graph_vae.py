@@ -3,7 +3,8 @@
 Graphs here have no fixed adjacency: a GCL mixes nodes with a learnable dense (possibly
 rectangular) matrix S, so one layer can also change the number of nodes.
 
-- :class:`GraphConvLayer` (GCL, eq. 4): ``A (B, N_in, F_in) -> act(S A W + b) (B, N_out, F_out)``.
+- :class:`GraphConvLayer` (GCL, eq. 4): ``A (B, N_in, F_in) -> act(S A W + b) (B, N_out, F_out)``;
+  S may instead be a fixed node map (e.g. the body-part pooling of HM-VAE, :func:`part_pooling`).
 - :class:`GraphConvBlock` (GCB, eq. 5): two GELU GCLs with dropout and a ReZero residual,
   ``A + alpha * GELU(S2 GELU(S1 A W1 + b1) W2 + b2)``, alpha initialised to 0 so a block starts
   as the identity (ReZero, Bachlechner et al.; as ``GC_Block`` of bouracha/generative_imputation).
@@ -39,6 +40,7 @@ class GraphConvLayer(nn.Module):
 
     S (N_out, N_in), W (F_in, F_out), b (N_out, F_out) are all learned, initialised
     U(-1/sqrt(F_out), 1/sqrt(F_out)) as the reference. ``activation=False`` gives the linear map.
+    ``node_map`` (N_out, N_in) replaces the learned S by a fixed (non-persistent) buffer.
     """
 
     def __init__(
@@ -48,15 +50,32 @@ class GraphConvLayer(nn.Module):
         in_features: int,
         out_features: int,
         activation: bool = True,
+        node_map: torch.Tensor | None = None,
     ):
         super().__init__()
         bound = 1.0 / math.sqrt(out_features)
-        self.S = nn.Parameter(torch.empty(out_nodes, in_nodes).uniform_(-bound, bound))
+        if node_map is None:
+            self.S = nn.Parameter(torch.empty(out_nodes, in_nodes).uniform_(-bound, bound))
+        elif node_map.shape != (out_nodes, in_nodes):
+            raise ValueError(
+                f"GraphConvLayer: node_map must be (out_nodes, in_nodes) = "
+                f"({out_nodes}, {in_nodes}), got {tuple(node_map.shape)}"
+            )
+        else:
+            self.register_buffer("S", node_map.detach().clone().float(), persistent=False)
         self.W = nn.Parameter(torch.empty(in_features, out_features).uniform_(-bound, bound))
         self.b = nn.Parameter(torch.empty(out_nodes, out_features).uniform_(-bound, bound))
         self.activation = nn.GELU() if activation else nn.Identity()
+        # S A W in the cheaper order: (S A) W when the layer shrinks the nodes more than the
+        # features (multiply-adds per sample: N_out N_in F_in + N_out F_in F_out vs
+        # N_in F_in F_out + N_out N_in F_out), e.g. the encoder's 54 -> 24 node reductions.
+        self.nodes_first = out_nodes * in_features * (in_nodes + out_features) < (
+            in_nodes * out_features * (in_features + out_nodes)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.nodes_first:
+            return self.activation(torch.matmul(self.S @ x, self.W) + self.b)
         return self.activation(self.S @ (x @ self.W) + self.b)
 
 
@@ -78,12 +97,22 @@ class GraphConvBlock(nn.Module):
 
 
 class GraphGaussianHead(nn.Module):
-    """(B, N_in, F_in) -> (mu, logvar), each (B, N_out, F_out); logvar clamped to [-20, 3]."""
+    """(B, N_in, F_in) -> (mu, logvar), each (B, N_out, F_out); logvar clamped to [-20, 3].
+    ``node_map``: a fixed S for both (see :class:`GraphConvLayer`)."""
 
-    def __init__(self, in_nodes: int, out_nodes: int, in_features: int, out_features: int):
+    def __init__(
+        self,
+        in_nodes: int,
+        out_nodes: int,
+        in_features: int,
+        out_features: int,
+        node_map: torch.Tensor | None = None,
+    ):
         super().__init__()
-        self.mean = GraphConvLayer(in_nodes, out_nodes, in_features, out_features, False)
-        self.logvar = GraphConvLayer(in_nodes, out_nodes, in_features, out_features, False)
+        self.mean = GraphConvLayer(in_nodes, out_nodes, in_features, out_features, False, node_map)
+        self.logvar = GraphConvLayer(
+            in_nodes, out_nodes, in_features, out_features, False, node_map
+        )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.mean(x), self.logvar(x).clamp(LOGVAR_MIN, LOGVAR_MAX)
@@ -113,3 +142,18 @@ def gaussian_kl(
             + (logvar_q.exp() + (mu_q - mu_p).square()) * torch.exp(-logvar_p)
             - 1.0
         )
+
+
+def part_pooling(groups: tuple[tuple[int, ...], ...], num_joints: int) -> torch.Tensor:
+    """(3 P, 3 J) node map averaging the joints of each of the P ``groups`` per coordinate, for
+    nodes ordered (joint, coordinate) as ``b t j c -> b (j c) t``; its transpose scaled to 0/1
+    (``(pool > 0).float().T``) copies each part back to its joints."""
+    joints = sorted(j for group in groups for j in group)
+    if joints != list(range(num_joints)):
+        raise ValueError(
+            f"part groups {groups} must cover each of the {num_joints} joints exactly once"
+        )
+    pool = torch.zeros(len(groups), num_joints)
+    for p, group in enumerate(groups):
+        pool[p, list(group)] = 1.0 / len(group)
+    return torch.kron(pool, torch.eye(3))

@@ -1,14 +1,24 @@
 """FCVAE: the fully connected VAE baseline of the HG-VAE paper (reference ``models/VAE.py``).
 
 motion (B, T, J, 3) mm -> centred and scaled as HGVAE -> flattened (B, J*3*T) (the node-major
-layout of HGVAE, time domain) -> encoder 2000-1000-500-100 [Linear, GELU, BatchNorm, Dropout]
--> Gaussian head n_z = 50; the decoder mirrors it and ends in a Gaussian head (mean and learned
-log-variance, clamped to [-20, 3]) over the J*3*T inputs.
+layout of HGVAE, time domain) -> encoder 2000-1000-500-100-50 [Linear, GELU, BatchNorm, Dropout]
+-> Gaussian head n_z = 50; the decoder mirrors it (50-50-100-500-1000-2000) and ends in a Gaussian
+head (mean and learned log-variance, clamped to [-20, 3]) over the J*3*T inputs.
 
-Parameters on 2700 inputs: 21.34M with the two 2000 -> 2700 output heads (the paper quotes
-20.81M; the reference code does not pin down the difference). Imputation and OoD share
-:class:`~motionzoo.models.hgvae.MotionVAEMixin`; the objective is the reference's
-log N(mu_z; 0, I) at the posterior mean.
+Parameters on 2700 inputs: 21,344,900 = 21.34M, exactly the reference's own FC-VAE
+(``models/VAE.py`` with ``hidden_layers=[2000, 1000, 500, 100, 50], n_z=50, batch_norm=True,
+output_variance=True``; instantiated it reports 21.34M), 2.6% above the paper's 20.81M. No
+configuration with these widths reaches 20.81M: the three 2700 x 2000 matrices (input layer,
+output mean and output log-variance: 16.21M) and the two 2000 x 1000 ones (4.00M) already total
+20.21M and the two 1000 x 500 layers add 1.00M; which layers carry batch norm (2 per unit, at
+most 14.6k), the action one-hot (15 x 50) and the latent heads (5k) cannot make up 0.53M. Only
+an asymmetric network (one 1000 x 500 layer, or the 100 level, on one side only) gives 20.81M,
+which neither the paper's description (2000-1000-500-100-50, mirrored) nor the code supports, so
+we keep the reference's network.
+
+Imputation, OoD and the log posterior are
+:class:`~motionzoo.models.motion_vae.MotionVAEMixin`'s with log p(z*) = log N(mu_z; 0, I) (the
+reference VAE's ``cal_posterior``) and log p(x | z*) = log p(x | mu_z).
 """
 
 from __future__ import annotations
@@ -19,7 +29,7 @@ from torch import nn
 from torchmetrics import MeanMetric
 
 from motionzoo.models.base import ZooModule
-from motionzoo.models.hgvae import MotionVAEMixin
+from motionzoo.models.motion_vae import MotionVAEMixin
 from motionzoo.nn.graph_vae import LOGVAR_MAX, LOGVAR_MIN, gaussian_kl, gaussian_log_prob
 
 
@@ -40,18 +50,20 @@ class FCVAE(MotionVAEMixin, ZooModule):
         hidden: encoder widths (decoder mirrored); latent: n_z.
         batch_norm, dropout: in every hidden block.
         num_actions: > 0 appends an action one-hot to z (conditional decoder).
-        scale_mm, lr, weight_decay, kl_*: as :class:`~motionzoo.models.hgvae.HGVAE`.
+        imputation_objective, scale_mm, lr, weight_decay, kl_*: as
+            :class:`~motionzoo.models.hgvae.HGVAE`.
     """
 
     def __init__(
         self,
         num_joints: int = 18,
         num_frames: int = 50,
-        hidden: list[int] = (2000, 1000, 500, 100),
+        hidden: list[int] = (2000, 1000, 500, 100, 50),
         latent: int = 50,
         batch_norm: bool = True,
         dropout: float = 0.0,
         num_actions: int = 0,
+        imputation_objective: str = "joint",
         scale_mm: float = 100.0,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
@@ -73,9 +85,7 @@ class FCVAE(MotionVAEMixin, ZooModule):
             *[_block(i, o, batch_norm, dropout) for i, o in zip(back[:-1], back[1:])]
         )
         self.x_mean, self.x_logvar = nn.Linear(hidden[0], d), nn.Linear(hidden[0], d)
-        self.register_buffer("offset", torch.zeros(num_joints, 3))
-        self.register_buffer("train_mean", torch.zeros(num_frames, num_joints, 3))
-        self.register_buffer("ood_threshold", torch.tensor(float("nan")))
+        self.register_statistics(num_frames, num_joints, scale_mm)
         self.metrics = nn.ModuleDict(
             {
                 f"{s}_{k}": MeanMetric()
@@ -86,12 +96,12 @@ class FCVAE(MotionVAEMixin, ZooModule):
 
     def to_features(self, motion: torch.Tensor) -> torch.Tensor:
         """(B, T, J, 3) mm -> (B, J*3*T) model units."""
-        x = (motion - self.offset) / self.hparams.scale_mm
-        return rearrange(x, "b t j c -> b (j c t)")
+        return rearrange(self.normalise(motion), "b t j c -> b (j c t)")
 
     def to_motion(self, x: torch.Tensor) -> torch.Tensor:
-        x = rearrange(x, "b (j c t) -> b t j c", c=3, t=self.hparams.num_frames)
-        return x * self.hparams.scale_mm + self.offset
+        return self.denormalise(
+            rearrange(x, "b (j c t) -> b t j c", c=3, t=self.hparams.num_frames)
+        )
 
     def encode(self, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.encoder(self.to_features(motion))
@@ -115,13 +125,6 @@ class FCVAE(MotionVAEMixin, ZooModule):
         nll = -gaussian_log_prob(self.to_features(motion), mu, logvar).sum(1)
         return {"mu": mu, "logvar": logvar, "nll": nll, "kl": gaussian_kl(mu_z, logvar_z).sum(1)}
 
-    def kl_weight(self) -> float:
-        h = self.hparams
-        progress = (
-            1.0 if h.kl_warmup_epochs <= 0 else min(1.0, self.current_epoch / h.kl_warmup_epochs)
-        )
-        return h.kl_weight_start + (h.kl_weight_end - h.kl_weight_start) * progress
-
     def _step(self, batch: dict, stage: str) -> torch.Tensor:
         motion = batch["motion"]
         out = self(motion, batch.get("action") if self.hparams.num_actions else None)
@@ -143,18 +146,25 @@ class FCVAE(MotionVAEMixin, ZooModule):
             self.log(f"{stage}/{key}", metric, on_epoch=True, batch_size=len(motion))
         return nll + kl
 
-    def _log_posterior(self, motion: torch.Tensor, action=None) -> torch.Tensor:
-        """log N(mu_z; 0, I) at the posterior mean (the reference VAE's imputation objective)."""
+    def log_joint_terms(self, motion: torch.Tensor, action=None):
+        """(log p(x | mu_z) (B,), log N(mu_z; 0, I) (B, 1)), model units; the second is the
+        reference VAE's imputation objective (``cal_posterior``)."""
         mu_z, _ = self.encode(motion)
-        return gaussian_log_prob(mu_z, torch.zeros_like(mu_z), torch.zeros_like(mu_z)).sum(1)
-
-    @torch.no_grad()
-    def log_posterior(self, motion: torch.Tensor, action=None) -> torch.Tensor:
-        return self._log_posterior(motion, action)
+        log_prior = gaussian_log_prob(mu_z, torch.zeros_like(mu_z), torch.zeros_like(mu_z))
+        mu, logvar = self.decode(mu_z, action)
+        log_lik = gaussian_log_prob(self.to_features(motion), mu, logvar).sum(1)
+        return log_lik, log_prior.sum(1, keepdim=True)
 
     @torch.no_grad()
     def reconstruct(self, motion: torch.Tensor, action=None) -> torch.Tensor:
         return self.to_motion(self(motion, action, sample=False)["mu"])
+
+    @torch.no_grad()
+    def umap_latents(self, batch: dict) -> list[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+        """Posterior means (B, n_z) labelled by action, for ``LatentUMAPCallback``."""
+        motion = batch["motion"].to(self.device)
+        action = batch.get("action", torch.full(motion.shape[:1], -1))
+        return [(self.encode(motion)[0], {"action": action.to(self.device)})]
 
     @torch.no_grad()
     def generate(self, n: int, action=None, level: int | None = None) -> torch.Tensor:

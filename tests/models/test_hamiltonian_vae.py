@@ -1,0 +1,208 @@
+"""HamiltonianVAE: shapes of every method (also sequences longer than training), the ELBO's terms
+and the subspace masking, training lowers the loss, gradients reach every part of the model
+(HALO never optimised its content / momentum / head parameters), save / load, and the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from motionzoo.models.hamiltonian_vae import HamiltonianVAE, gaussian_kl_to
+from motionzoo.pretrained import load_pretrained, save_pretrained
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = dict(
+    num_actions=3, subspace_dim=4, z_dim=8, h_dim=16, encoder_channels=[4, 4, 8, 8, 8],
+    encoder_hidden=32, decoder_channels=[8, 4, 4], decoder_start_channels=8, decoder_hidden=32,
+    pretrain_epochs=0,
+)  # fmt: skip
+SIZE = 16  # 16 x 16 frames keep the unit tests fast; the CLI test runs the 64 x 64 Sprites
+
+
+def clips(b: int = 4, t: int = 8, seed: int = 0) -> torch.Tensor:
+    """Smooth random clips (b, t, 3, SIZE, SIZE) in [-1, 1]: a pattern moving across the frame."""
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(b, 1, 3, 8, 8, generator=g) * 2 - 1
+    shifts = torch.stack([coarse.roll(i, dims=-1) for i in range(t)], 1)[:, :, 0]
+    up = torch.nn.functional.interpolate(shifts.flatten(0, 1), size=SIZE, mode="bilinear")
+    return up.reshape(b, t, 3, SIZE, SIZE)
+
+
+def model(seed: int = 0, **kwargs) -> HamiltonianVAE:
+    torch.manual_seed(seed)
+    return HamiltonianVAE(**{**TINY, "image_size": SIZE, **kwargs})
+
+
+ACTION = torch.tensor([0, 1, 2, 1])
+
+
+def test_every_method_has_the_documented_shape_also_beyond_the_training_length():
+    m = model().eval()
+    x = clips()
+    assert m.num_actions == 3
+    assert m.encode_content(x).shape == (4, 8)
+    assert m.reconstruct(x).shape == m.reconstruct(x, ACTION).shape == x.shape
+    assert m.image_to_sequence(x[:, 0], ACTION, 16).shape == (4, 16, 3, SIZE, SIZE)
+    ab, ba = m.swap_motion(x, x.flip(0))
+    assert ab.shape == ba.shape == x.shape
+    assert m.generate(4, ACTION, 16).shape == (4, 16, 3, SIZE, SIZE)
+    assert m.generate(4, None, 12, content_frames=x).shape == (4, 12, 3, SIZE, SIZE)
+    assert m.infer_action(x).shape == (4,) and m.infer_action(x).max() < 3
+    assert all(o.abs().max() <= 1 for o in (ab, ba, m.reconstruct(x)))
+
+
+def test_the_action_selects_one_normalised_subspace_and_the_decoder_sees_only_q():
+    m = model().eval()
+    post = m.posterior(clips())
+    assert post["q_mu"].shape == post["p_logvar"].shape == (4, 8, 3, 4)
+    s = m.phase_state(post["q_mu"], post["p_mu"], ACTION)  # (B, T, K, 2d)
+    norms = s.norm(dim=-1)  # sqrt(2) (unit q and unit p) in the selected subspace, 0 elsewhere
+    expected = torch.nn.functional.one_hot(ACTION, 3)[:, None].float().expand(4, 8, 3) * 2**0.5
+    torch.testing.assert_close(norms, expected)
+    # the momentum half never reaches the decoder
+    z = post["z_mu"]
+    other = s.clone()
+    other[..., 4:] = torch.randn_like(other[..., 4:])
+    torch.testing.assert_close(m.decode(z, s), m.decode(z, other))
+    with pytest.raises(ValueError, match="outside 0..2"):
+        m.phase_state(post["q_mu"], post["p_mu"], torch.tensor([0, 1, 3, 0]))
+
+
+def test_methods_agree_with_each_other():
+    """image_to_sequence starts where the reconstruction of the still clip starts; a swap with
+    itself is the reconstruction; generated content comes from content_frames."""
+    m = model().eval()
+    x = clips()
+    first = x[:, 0]
+    still = first[:, None].expand(4, 8, 3, SIZE, SIZE)
+    seq = m.image_to_sequence(first, ACTION, 16)
+    torch.testing.assert_close(seq[:, 0], m.reconstruct(still, ACTION)[:, 0])
+    ab, ba = m.swap_motion(x, x, ACTION, ACTION)
+    torch.testing.assert_close(ab, m.reconstruct(x, ACTION))
+    torch.testing.assert_close(ba, ab)
+    ab, ba = m.swap_motion(x, x.flip(0), ACTION, ACTION.flip(0))
+    torch.testing.assert_close(ba, m.swap_motion(x.flip(0), x, ACTION.flip(0), ACTION)[0])
+    torch.manual_seed(3)
+    g1 = m.generate(4, ACTION, 8, content_frames=x)
+    torch.manual_seed(3)
+    g2 = m.generate(4, ACTION, 8, content_frames=x)
+    torch.testing.assert_close(g1, g2)
+
+
+def test_loss_terms_are_the_elbo_of_eq_17():
+    m = model()
+    x = clips()
+    torch.manual_seed(0)
+    terms = m.loss_terms(x, ACTION)
+    expected = {"loss", "recon_gen", "recon_enc", "state", "kl_z", "kl_q", "kl_p", "action_ce"}
+    assert set(terms) == expected
+    assert all(torch.isfinite(v) and v.dtype == torch.float32 for v in terms.values())
+    total = sum(terms[k] for k in expected - {"loss"})
+    torch.testing.assert_close(terms["loss"], total)
+    assert terms["state"] > 0 and terms["recon_enc"] > 0
+
+
+def test_pretraining_is_a_frame_vae_without_dynamics():
+    """Every frame is its own one-frame clip: no trajectory term, no gradient to the operators,
+    and the terms are per sequence (T times the mean one-frame clip's)."""
+    m = model()
+    x = clips()
+    torch.manual_seed(0)
+    pre = m.loss_terms(x, ACTION, pretrain=True)
+    assert "recon_gen" not in pre and pre["state"] == 0
+    pre["loss"].backward()
+    assert m.operator.weight.grad.abs().sum() == 0
+    assert m.content.lstm.weight_ih_l0.grad.abs().sum() > 0  # (one step: no h-to-h gradient)
+    torch.manual_seed(0)
+    one_frame = m.loss_terms(x.flatten(0, 1)[:, None], ACTION.repeat_interleave(8), pretrain=True)
+    torch.testing.assert_close(pre["recon_enc"], 8 * one_frame["recon_enc"])
+    torch.testing.assert_close(pre["action_ce"], one_frame["action_ce"])
+
+
+def test_kl_to_a_learned_prior_matches_torch_distributions():
+    g = torch.Generator().manual_seed(0)
+    mu, logvar, pm, plv = (torch.randn(5, 3, 4, generator=g) for _ in range(4))
+    expected = torch.distributions.kl_divergence(
+        torch.distributions.Normal(mu, (0.5 * logvar).exp()),
+        torch.distributions.Normal(pm, (0.5 * plv).exp()),
+    ).sum(-1)
+    torch.testing.assert_close(gaussian_kl_to(mu, logvar, pm, plv), expected)
+    m = model(learn_prior=True)
+    m.loss_terms(clips(), ACTION)["loss"].backward()
+    assert m.prior_mu.grad.abs().sum() > 0 and m.prior_logvar.grad.abs().sum() > 0
+    assert "prior_mu" in dict(model().named_buffers())  # the paper's fixed N(0, I)
+
+
+def test_gradients_reach_every_parameter_group():
+    """One backward of the loss gives a non-zero gradient to every parameter: the conv encoder
+    and decoder, content LSTM, motion MLP, momentum conv, q/p/z heads, action head, operators."""
+    m = model()
+    m.loss_terms(clips(), ACTION)["loss"].backward()
+    missing = [n for n, p in m.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
+    assert not missing, missing
+    groups = {n.split(".")[0] for n, _ in m.named_parameters()}
+    assert {"encoder", "content", "motion", "momentum", "q_mu", "p_logvar", "operator",
+            "decoder", "action_head"} <= groups  # fmt: skip
+    optimiser = m.configure_optimizers()
+    assert sum(len(g["params"]) for g in optimiser.param_groups) == len(list(m.parameters()))
+    assert optimiser.defaults["lr"] == 2e-4 and optimiser.defaults["betas"] == (0.5, 0.999)
+
+
+def test_training_lowers_the_loss():
+    m = model(lr=2e-3)
+    x = clips(6)
+    action = torch.tensor([0, 1, 2, 0, 1, 2])
+    optimiser = m.configure_optimizers()
+
+    def loss() -> torch.Tensor:
+        torch.manual_seed(1)  # the same noise and reference frames every time
+        return m.loss_terms(x, action)["loss"]
+
+    before = loss().item()
+    for _ in range(10):
+        optimiser.zero_grad()
+        loss().backward()
+        optimiser.step()
+    assert loss().item() < 0.8 * before
+
+
+def test_missing_label_names_the_key():
+    m = model()
+    with pytest.raises(KeyError, match="'action3'"):
+        m.training_step({"frames": clips(), "action": ACTION}, 0)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    m = model(variant="skew").eval()
+    x = clips()
+    path = save_pretrained(m, "hvae-tiny", config="-", training_data="-", metrics={"test/ssim": 0.5},
+                           directory=tmp_path)  # fmt: skip
+    assert path.exists()
+    loaded = load_pretrained("hvae-tiny", directory=tmp_path)
+    assert loaded.hparams.variant == "skew" and not loaded.training
+    torch.testing.assert_close(loaded.reconstruct(x, ACTION), m.reconstruct(x, ACTION))
+    torch.testing.assert_close(
+        loaded.operator.exponentials([1, -2]), m.operator.exponentials([1, -2])
+    )
+
+
+def test_fast_dev_run_through_the_cli(tmp_path, monkeypatch):
+    from motionzoo.cli import build_cli
+
+    monkeypatch.setattr("sys.argv", ["motionzoo"])
+    monkeypatch.chdir(tmp_path)
+    args = ["fit", "--config", str(REPO / "configs/hamiltonian_vae/sprites_synthetic.yaml"),
+            "--trainer.fast_dev_run", "true", "--trainer.accelerator", "cpu",
+            "--trainer.logger.init_args.save_dir", str(tmp_path),
+            "--data.init_args.root", str(tmp_path / "sprites"),
+            "--data.init_args.synthetic", "true", "--data.init_args.num_characters", "3",
+            "--data.init_args.batch_size", "4"] + [
+            f"--model.init_args.{k}={v}" for k, v in TINY.items()]  # fmt: skip
+    cli = build_cli(args)
+    logged = cli.trainer.callback_metrics
+    assert {"train/loss", "train/state", "val/recon_gen", "val/ssim", "val/action_acc"} <= set(
+        logged
+    )
+    assert 0 < logged["val/ssim_rollout"] <= 1 and logged["val/mse"] > 0

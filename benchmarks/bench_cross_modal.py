@@ -11,11 +11,10 @@ torchvision widths, latent 100, 512-unit pose MLPs).
 from __future__ import annotations
 
 import statistics
-import time
 
-import pytorch_lightning as pl
 import torch
 
+from benchmarks._timing import BatchTimes
 from motionzoo.data.base import ArrayDataset, make_dataloader
 from motionzoo.models.cross_modal_vae import CrossModalVAE
 from motionzoo.trainer import Trainer
@@ -26,16 +25,6 @@ SYNTHETIC = dict(
     pose_hidden=256,
 )  # fmt: skip
 THESIS = dict(latent_dim=100, image_size=256)
-
-
-class _BatchTimes(pl.Callback):
-    def __init__(self):
-        self.times: list[float] = []
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        self.times.append(time.perf_counter())
 
 
 def _data(n: int, size: int) -> ArrayDataset:
@@ -49,7 +38,7 @@ def _data(n: int, size: int) -> ArrayDataset:
 def _rate(model: CrossModalVAE, batch: int, batches: int) -> float:
     model.set_statistics(torch.zeros(17, 3), torch.full((17, 3), 200.0),
                          torch.zeros(17, 2), torch.full((17, 2), 0.3))  # fmt: skip
-    timer = _BatchTimes()
+    timer = BatchTimes()
     trainer = Trainer(
         accelerator="auto", devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],

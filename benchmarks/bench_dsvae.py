@@ -15,7 +15,7 @@ import statistics
 import pytorch_lightning as pl
 import torch
 
-from benchmarks.bench_vaegan import _BatchTimes
+from benchmarks._timing import BatchTimes
 from motionzoo.data.base import ArrayDataset, make_dataloader
 from motionzoo.models.baselines.dsvae import DSVAE
 from motionzoo.trainer import Trainer
@@ -27,7 +27,7 @@ SMALL = dict(f_dim=128, z_dim=16, hidden_dim=128, encoder_channels=[32, 32, 64],
 
 def _rate(model: pl.LightningModule, batch: int, batches: int, frames: int = 8) -> float:
     data = torch.rand(batch * batches, frames, 3, 64, 64) * 2 - 1
-    timer = _BatchTimes()
+    timer = BatchTimes()
     trainer = Trainer(
         accelerator="auto", devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],

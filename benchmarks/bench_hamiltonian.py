@@ -20,10 +20,10 @@ import statistics
 import time
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
 import yaml
 
+from benchmarks._timing import BatchTimes
 from motionzoo.data.base import ArrayDataset, make_dataloader
 from motionzoo.models.hamiltonian_vae import HamiltonianVAE
 from motionzoo.nn.symplectic import HamiltonianOperator
@@ -32,22 +32,12 @@ from motionzoo.trainer import Trainer
 CONFIG = Path(__file__).resolve().parents[1] / "configs/hamiltonian_vae/sprites_synthetic.yaml"
 
 
-class _BatchTimes(pl.Callback):
-    def __init__(self):
-        self.times: list[float] = []
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        self.times.append(time.perf_counter())
-
-
 def _training_rate(model: HamiltonianVAE, batch: int, batches: int) -> float:
     n = batch * batches
     data = ArrayDataset(
         {"frames": torch.rand(n, 8, 3, 64, 64) * 2 - 1, "action3": torch.randint(0, 3, (n,))}
     )
-    timer = _BatchTimes()
+    timer = BatchTimes()
     trainer = Trainer(
         accelerator="auto", devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],

@@ -11,25 +11,15 @@ is tens of seconds at 64) and the quarter widths of the pretrained model at batc
 from __future__ import annotations
 
 import statistics
-import time
 
 import pytorch_lightning as pl
 import torch
 
+from benchmarks._timing import BatchTimes
 from motionzoo.data.base import ArrayDataset, make_dataloader
 from motionzoo.models.conv_vae import ConvVAE
 from motionzoo.models.vaegan import VAEGAN
 from motionzoo.trainer import Trainer
-
-
-class _BatchTimes(pl.Callback):
-    def __init__(self):
-        self.times: list[float] = []
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        self.times.append(time.perf_counter())
 
 
 def _widths(scale: float) -> tuple[dict, dict]:
@@ -48,7 +38,7 @@ def _widths(scale: float) -> tuple[dict, dict]:
 
 def _rate(model: pl.LightningModule, batch: int, batches: int) -> float:
     images = torch.rand(batch * batches, 3, 64, 64) * 2 - 1
-    timer = _BatchTimes()
+    timer = BatchTimes()
     trainer = Trainer(
         accelerator="auto", devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],

@@ -2,7 +2,7 @@
 paper (Khan & Storkey), for HamiltonianVAE (H, skew-H) and the DSVAE baseline.
 
     python -m motionzoo.experiments.disentangle \\
-        --checkpoint hamiltonian-vae-sprites-synthetic dsvae-sprites-synthetic \\
+        --checkpoint hamiltonian-vae-sprites-synthetic path/to/dsvae.ckpt \\
         --classifier classifier-sprites-synthetic --data sprites_synthetic
 
 Every ``--checkpoint`` is a pretrained name of ``checkpoints/manifest.json`` or a path (a

@@ -8,7 +8,7 @@ import torch
 
 from motionzoo.data.sprites import SpritesDataModule
 from motionzoo.metrics.generation import GenerationScores
-from motionzoo.models.classifier import SequenceClassifier
+from motionzoo.models.classifier import SequenceClassifier, gaussian_blur, random_gaussian_blur
 from motionzoo.pretrained import load_pretrained, save_pretrained
 
 SPRITES_HEADS = {"action": 9, "body": 6, "bottom": 6, "top": 6, "hair": 6}
@@ -112,3 +112,77 @@ def test_configs_build_through_the_cli(name, tmp_path, monkeypatch):
     assert cli.trainer.checkpoint_callback.monitor == "val/acc_mean"
     heads = cli.model.hparams.heads
     assert heads == SPRITES_HEADS if name.startswith("sprites") else heads["expression"] == 6
+
+
+@pytest.mark.parametrize("sigma", [0.8, 1.7])
+def test_gaussian_blur_equals_scipy_gaussian_filter(sigma):
+    from scipy.ndimage import gaussian_filter
+
+    frames = torch.rand(2, 2, 3, 12, 15, generator=torch.Generator().manual_seed(1)).double()
+    out = gaussian_blur(frames, torch.full((2,), sigma, dtype=torch.float64), truncate=3.0)
+    # blur within each image only (sigma 0 along batch, time and channel), edge pixels repeated
+    ref = gaussian_filter(frames.numpy(), (0, 0, 0, sigma, sigma), mode="nearest", truncate=3.0)
+    torch.testing.assert_close(out, torch.from_numpy(ref), rtol=0, atol=1e-12)
+
+
+def test_gaussian_blur_per_sequence_sigma_and_identity_at_zero():
+    frames = torch.rand(3, 4, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(gaussian_blur(frames, torch.zeros(3)), frames)
+    sigma = torch.tensor([0.0, 1.0, 2.0])
+    mixed = gaussian_blur(frames, sigma)
+    # each sequence blurred exactly as it would be alone: the kernels do not leak across the batch
+    for i in range(3):
+        torch.testing.assert_close(
+            mixed[i : i + 1], gaussian_blur(frames[i : i + 1], sigma[i : i + 1])
+        )
+    assert torch.equal(mixed[0], frames[0])
+    with pytest.raises(ValueError, match=r"one value per sequence, shape \(3,\)"):
+        gaussian_blur(frames, torch.ones(2))
+
+
+def test_random_blur_draws_one_sigma_per_sequence_shared_by_its_frames():
+    # every frame of a sequence is the same image, so equal outputs mean equal sigmas
+    image = torch.rand(1, 1, 3, 24, 24, generator=torch.Generator().manual_seed(3))
+    frames = image.expand(6, 5, -1, -1, -1).contiguous()
+    out = random_gaussian_blur(frames, 2.5, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(out, out[:, :1].expand_as(out))  # shared by the frames
+    sharpness = (out[:, 0, :, :, 1:] - out[:, 0, :, :, :-1]).abs().mean((1, 2, 3))  # (6,)
+    assert len(set(sharpness.tolist())) == 6  # a different sigma per sequence
+    assert (sharpness < (image[..., 1:] - image[..., :-1]).abs().mean()).all()
+    again = random_gaussian_blur(frames, 2.5, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)
+
+
+def test_augmentations_apply_to_training_frames_only(monkeypatch):
+    model = SequenceClassifier(SPRITES_HEADS, dim=16, augment_blur=2.5, augment_shift=2,
+                               val_blur=1.5)  # fmt: skip
+    data = {k: torch.zeros(3, dtype=torch.long) for k in SPRITES_HEADS}
+    data["frames"] = torch.rand(3, 2, 3, 64, 64, generator=torch.Generator().manual_seed(4))
+    seen = {}
+    forward = model.forward
+    monkeypatch.setattr(model, "log", lambda *args, **kwargs: None)  # no Trainer attached
+    for stage in ("train", "val", "test"):
+
+        def spy(frames, stage=stage):  # record what the model is fed at this stage
+            seen[stage] = frames
+            return forward(frames)
+
+        monkeypatch.setattr(model, "forward", spy)
+        model._step(data, stage)
+    assert torch.equal(seen["test"], data["frames"])
+    assert not torch.allclose(seen["train"], data["frames"], atol=1e-3)
+    # validation: sigmas 0, 0.75, 1.5 across the batch, deterministic
+    expected = gaussian_blur(data["frames"], torch.tensor([0.0, 0.75, 1.5]))
+    torch.testing.assert_close(seen["val"], expected)
+
+
+def test_augmentation_hparams_round_trip(tmp_path):
+    model = SequenceClassifier(SPRITES_HEADS, dim=16, augment_blur=2.5, augment_shift=2,
+                               val_blur=1.5).eval()  # fmt: skip
+    save_pretrained(model, "tiny-blur", config="configs/classifier/sprites_synthetic.yaml",
+                    training_data="none", metrics={}, directory=tmp_path)  # fmt: skip
+    loaded = load_pretrained("tiny-blur", directory=tmp_path)
+    h = loaded.hparams
+    assert (h.augment_blur, h.augment_shift, h.val_blur) == (2.5, 2, 1.5)
+    with pytest.raises(ValueError, match="must be >= 0"):
+        SequenceClassifier(SPRITES_HEADS, augment_blur=-1.0)

@@ -56,6 +56,48 @@ def random_shift(frames: torch.Tensor, max_shift: int) -> torch.Tensor:
     return rearrange(out, "b h w (t c) -> b t c h w", t=t)
 
 
+def gaussian_blur(frames: torch.Tensor, sigma: torch.Tensor, truncate: float = 4.0) -> torch.Tensor:
+    """Blur each sequence (B, T, C, H, W) with its own gaussian, sigma (B,) in pixels.
+
+    The same separable filter as ``scipy.ndimage.gaussian_filter(image, sigma, mode="nearest",
+    truncate=truncate)`` on every frame and channel of a sequence: taps out to the radius
+    ``int(truncate * sigma + 0.5)`` of that sequence, renormalised, borders repeat the edge pixels.
+    One grouped convolution per axis for the whole batch (sequences are the groups); sigma 0 is
+    the identity."""
+    b, t, c, h, w = frames.shape
+    if sigma.shape != (b,):
+        raise ValueError(
+            f"sigma must hold one value per sequence, shape ({b},); got {tuple(sigma.shape)}"
+        )
+    if (sigma < 0).any():
+        raise ValueError(f"sigma must be >= 0 pixels; got min {sigma.min().item()}")
+    sigma = sigma.to(device=frames.device, dtype=torch.float64)
+    radius = (truncate * sigma + 0.5).floor()  # (B,): scipy's radius per sequence
+    r = int(radius.max().item())
+    if r == 0:
+        return frames
+    x = torch.arange(-r, r + 1, device=frames.device, dtype=torch.float64)  # (k,)
+    inside = x.abs() <= radius[:, None]  # (B, k)
+    taps = torch.exp(-0.5 * (x / sigma.clamp_min(1e-12)[:, None]) ** 2)
+    taps = torch.where(inside, taps, 0.0)  # sigma 0: only the centre tap, the identity
+    kernel = (taps / taps.sum(-1, keepdim=True)).to(frames.dtype)  # (B, k)
+    # sequences as channels, (frame, channel) pairs as the batch: groups=B, one kernel each
+    z = F.pad(rearrange(frames, "b t c h w -> (t c) b h w"), (r,) * 4, mode="replicate")
+    z = F.conv2d(z, rearrange(kernel, "b k -> b 1 1 k"), groups=b)
+    z = F.conv2d(z, rearrange(kernel, "b k -> b 1 k 1"), groups=b)
+    return rearrange(z, "(t c) b h w -> b t c h w", t=t)
+
+
+def random_gaussian_blur(
+    frames: torch.Tensor, max_sigma: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """:func:`gaussian_blur` of each sequence (B, T, C, H, W) with its own sigma ~ U(0, max_sigma)
+    pixels, the same for all its frames."""
+    device = generator.device if generator is not None else frames.device
+    sigma = torch.rand(frames.shape[0], generator=generator, device=device) * max_sigma
+    return gaussian_blur(frames, sigma.to(frames.device))
+
+
 class SequenceClassifier(ZooModule):
     """Classify frame sequences (B, T, 3, 64, 64) in [-1, 1] into one label per head.
 
@@ -65,7 +107,24 @@ class SequenceClassifier(ZooModule):
         channels: conv channels of the frame encoder; dim: frame / sequence embedding size.
         temporal: ``"mean"`` (mean of frame embeddings) or ``"lstm"`` (last LSTM state).
         dropout: before the heads. augment_shift: random translation of training sequences by up
-            to this many pixels (0: off). lr, weight_decay: Adam.
+            to this many pixels (0: off).
+        augment_blur: training sequences get a gaussian blur of sigma ~ U(0, augment_blur) pixels
+            each, the same for all their frames, before any shift (0: off;
+            :func:`random_gaussian_blur`).
+        val_blur: validation sequences are blurred with sigmas spread evenly over [0, val_blur]
+            pixels across each batch, so ``val/acc_mean`` (the checkpoint monitor) rewards
+            robustness, not only clean accuracy, which saturates at 1.0 early (0: clean; test
+            frames are always clean).
+        lr, weight_decay: Adam.
+
+    Why the blur: this classifier judges *generated* sequences, and the generators the zoo trains
+    on a CPU draw blurry frames (SSIM 0.7-0.8 against the data), so it must score identity
+    (colours, cuts), not sharpness. Trained on sharp Sprites frames only it scored 1.0 on every
+    head on clean unseen characters, but body 0.73 / 0.45 / 0.30 (bottom 0.93 / 0.82 / 0.81, top
+    0.88 / 0.77 / 0.67) on the same frames blurred with sigma 1 / 1.5 / 2 px (SSIM 0.88 / 0.80 /
+    0.74). With ``augment_blur=2.5`` every head stays >= 0.98 up to sigma 2.5 (SSIM 0.69), while
+    the frame-wise average of all characters doing one action is still scored at chance
+    (0.14-0.17 per attribute head, 1/6 = 0.17).
     """
 
     def __init__(
@@ -77,12 +136,19 @@ class SequenceClassifier(ZooModule):
         temporal: Literal["mean", "lstm"] = "mean",
         dropout: float = 0.1,
         augment_shift: int = 0,
+        augment_blur: float = 0.0,
+        val_blur: float = 0.0,
         image_size: int = 64,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
     ):
         super().__init__()
         self.save_hyperparameters()
+        if min(augment_shift, augment_blur, val_blur) < 0:
+            raise ValueError(
+                "augment_shift, augment_blur and val_blur must be >= 0; got "
+                f"{augment_shift}, {augment_blur}, {val_blur}"
+            )
         if not heads:
             raise ValueError("SequenceClassifier needs at least one head, e.g. {'action': 9}")
         self.targets = {name: (targets or {}).get(name, name) for name in heads}
@@ -123,10 +189,22 @@ class SequenceClassifier(ZooModule):
         self.train(was_training)
         return probs
 
+    def augment(self, frames: torch.Tensor) -> torch.Tensor:
+        """The training-time augmentations of ``frames`` (B, T, 3, H, W) that are switched on."""
+        h = self.hparams
+        if h.augment_blur > 0:
+            frames = random_gaussian_blur(frames, h.augment_blur)
+        if h.augment_shift > 0:
+            frames = random_shift(frames, h.augment_shift)
+        return frames
+
     def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
         frames = batch["frames"]
-        if stage == "train" and self.hparams.augment_shift > 0:
-            frames = random_shift(frames, self.hparams.augment_shift)
+        if stage == "train":
+            frames = self.augment(frames)
+        elif stage == "val" and self.hparams.val_blur > 0:
+            sigma = torch.linspace(0, self.hparams.val_blur, len(frames), device=frames.device)
+            frames = gaussian_blur(frames, sigma)
         logits = self(frames)
         size = batch["frames"].shape[0]
         losses = {}

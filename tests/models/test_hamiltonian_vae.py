@@ -121,6 +121,32 @@ def test_pretraining_is_a_frame_vae_without_dynamics():
     torch.testing.assert_close(pre["action_ce"], one_frame["action_ce"])
 
 
+def test_pretraining_on_random_frames_sees_that_many_frames_of_each_sequence():
+    """``pretrain_frames=k``: k distinct random frames per sequence, each a one-frame clip; the
+    terms are still per sequence (T times the mean clip's). Mean content pooling of a one-frame
+    clip is that frame's code, so the pretrained content path is the sequence model's."""
+    m = model(pretrain_frames=2, content_pooling="mean").eval()  # eval: BN batch-independent
+    x = clips()
+    seen = []
+    hook = m.decoder.register_forward_hook(lambda mod, inp, out: seen.append(out.shape))
+    torch.manual_seed(1)
+    terms = m.loss_terms(x, ACTION, pretrain=True)
+    hook.remove()
+    assert seen == [(4 * 2, 1, 3, SIZE, SIZE)]
+    # the same two frames picked by hand give the same per-sequence recon term
+    torch.manual_seed(1)
+    picks = torch.rand(4, 8).argsort(1)[:, :2]
+    chosen = x[torch.arange(4)[:, None], picks].flatten(0, 1)[:, None]
+    m.hparams.pretrain_frames = None
+    torch.manual_seed(1)
+    torch.rand(4, 8)  # the draw of the picks above
+    by_hand = m.loss_terms(chosen, ACTION.repeat_interleave(2), pretrain=True)
+    assert torch.isfinite(terms["loss"])
+    torch.testing.assert_close(terms["kl_z"], 8 * by_hand["kl_z"])
+    with pytest.raises(ValueError, match="pretrain_frames"):
+        model(pretrain_frames=0)
+
+
 def test_kl_to_a_learned_prior_matches_torch_distributions():
     g = torch.Generator().manual_seed(0)
     mu, logvar, pm, plv = (torch.randn(5, 3, 4, generator=g) for _ in range(4))

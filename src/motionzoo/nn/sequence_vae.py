@@ -12,8 +12,8 @@ Shapes at the boundaries: frames (B, T, 3, H, W) in [-1, 1], per-frame features 
   frames.
 - :class:`ContentEncoder`: a bidirectional LSTM over the frame features; the forward output at the
   last step and the backward output at the first step, concatenated, give Linear mu and logvar
-  heads of the content code (HALO's ``ContentMotion`` with ``uselstmZ``; DSVAE's f encoder).
-  (B, T, F) -> mu, logvar (B, Z).
+  heads of the content code (HALO's ``ContentMotion`` with ``uselstmZ``; DSVAE's f encoder), or
+  (``pooling="mean"``) per-frame codes averaged over time. (B, T, F) -> mu, logvar (B, Z).
 - :class:`CausalTemporalBlock`: the TCN block of Bai et al. (2018) that HALO uses for the momentum
   p_t: two weight-normalised causal Conv1d of kernel w (output t sees inputs t-w+1..t, zero
   padding before the first frame) with LeakyReLU, plus a residual. (B, T, C) -> (B, T, C').
@@ -22,6 +22,7 @@ Shapes at the boundaries: frames (B, T, 3, H, W) in [-1, 1], per-frame features 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from einops import rearrange
@@ -142,27 +143,50 @@ class SequenceConvDecoder(nn.Module):
 
 
 class ContentEncoder(nn.Module):
-    """Sequence-level Gaussian code from a bidirectional LSTM: (B, T, F) -> mu, logvar (B, z_dim).
+    """Sequence-level Gaussian code: (B, T, F) -> mu, logvar (B, z_dim).
+
+    ``pooling="lstm"`` (HALO, DSVAE): a bidirectional LSTM; the forward output at the last step
+    and the backward output at the first step, concatenated, give Linear mu and logvar.
+    ``pooling="mean"``: a per-frame Linear + LeakyReLU(0.2) of width 2 * hidden, averaged over
+    the frames, then the same heads. The mean of a one-frame clip is that frame's code, so the
+    content path learned by frame-VAE pretraining (one-frame clips) carries over unchanged to
+    whole sequences, which an LSTM summary does not; on a CPU budget this is what lets a small
+    HamiltonianVAE keep the characters' identity (see ``configs/hamiltonian_vae``).
 
     Args:
         in_dim: frame feature size F; z_dim: code size.
         hidden: LSTM hidden size per direction (HALO: z_dim / 2; DSVAE: 512).
-        num_layers: stacked LSTM layers (HALO 2, DSVAE 1).
+        num_layers: stacked LSTM layers (HALO 2, DSVAE 1); unused by ``"mean"``.
+        pooling: ``"lstm"`` or ``"mean"``.
     """
 
     def __init__(
-        self, in_dim: int, z_dim: int = 256, hidden: int | None = None, num_layers: int = 2
+        self,
+        in_dim: int,
+        z_dim: int = 256,
+        hidden: int | None = None,
+        num_layers: int = 2,
+        pooling: Literal["lstm", "mean"] = "lstm",
     ):
         super().__init__()
+        if pooling not in ("lstm", "mean"):
+            raise ValueError(f"content pooling must be 'lstm' or 'mean', got {pooling!r}")
         hidden = hidden or z_dim // 2
-        self.lstm = nn.LSTM(in_dim, hidden, num_layers, batch_first=True, bidirectional=True)
+        self.pooling = pooling
+        if pooling == "lstm":
+            self.lstm = nn.LSTM(in_dim, hidden, num_layers, batch_first=True, bidirectional=True)
+        else:
+            self.frame = nn.Sequential(nn.Linear(in_dim, 2 * hidden), nn.LeakyReLU(0.2))
         self.mu = nn.Linear(2 * hidden, z_dim)
         self.logvar = nn.Linear(2 * hidden, z_dim)
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out, _ = self.lstm(features)  # (B, T, 2 * hidden): forward half, then backward half
-        half = out.shape[-1] // 2
-        summary = torch.cat([out[:, -1, :half], out[:, 0, half:]], -1)
+        if self.pooling == "mean":
+            summary = self.frame(features).mean(1)
+        else:
+            out, _ = self.lstm(features)  # (B, T, 2 * hidden): forward half, then backward half
+            half = out.shape[-1] // 2
+            summary = torch.cat([out[:, -1, :half], out[:, 0, half:]], -1)
         return self.mu(summary), self.logvar(summary)
 
 

@@ -2,6 +2,10 @@
 
     .venv/bin/python scripts/pretrain_hamiltonian.py --variant H    [--minutes 14] [--save]
     .venv/bin/python scripts/pretrain_hamiltonian.py --variant skew [--minutes 14] [--save]
+    .venv/bin/python scripts/pretrain_hamiltonian.py --variant H --init --minutes 33 --save
+
+``--init`` continues from the published weights of the variant (fresh Adam, no frame-VAE
+pretraining); the published models are a 28-minute run from scratch continued once this way.
 
 Further arguments are LightningCLI overrides of the config (``--model.init_args.lr=0.001``).
 
@@ -71,6 +75,14 @@ def disentanglement_checks(model, loader, classifier, seed: int = 0) -> dict[str
     }
 
 
+def published_epochs(name: str) -> str:
+    """How the published weights of ``name`` were trained, from their manifest entry."""
+    from motionzoo.pretrained import pretrained_info
+
+    text = pretrained_info(name)["training_data"]
+    return text.split("; ", 1)[1].replace("; metrics on the unseen test characters", "")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variant", choices=sorted(RUNS), default="H")
@@ -78,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-epochs", type=int, default=None, help="override the config's")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--save", action="store_true", help="write the checkpoint + manifest")
+    parser.add_argument(
+        "--init", action="store_true",
+        help="continue from the published weights of this variant (no frame-VAE pretraining)",
+    )  # fmt: skip
     parser.add_argument("--log-dir", default=str(Path(tempfile.gettempdir()) / "motionzoo_hvae"))
     args, extra = parser.parse_known_args(argv)  # extra: LightningCLI overrides, e.g.
     # --model.init_args.lr=0.001 --data.init_args.num_characters=60
@@ -94,14 +110,22 @@ def main(argv: list[str] | None = None) -> int:
                      "--data.init_args.synthetic", "true"]  # fmt: skip
         if args.max_epochs:
             overrides += ["--trainer.max_epochs", str(args.max_epochs)]
+        if args.init:
+            overrides += ["--model.init_args.pretrain_epochs", "0"]
         overrides += extra
         cli = build_cli(["--config", str(REPO / config), *overrides], run=False)
+        earlier = ""
+        if args.init:
+            published = load_pretrained(name)
+            cli.model.load_state_dict(published.state_dict())
+            earlier = f"continued from the previous published weights ({published_epochs(name)}), "
         start = time.perf_counter()
         cli.trainer.fit(cli.model, datamodule=cli.datamodule)
         # a fresh model from the plain hyper-parameters (the CLI adds "_class_path")
         hparams = {k: v for k, v in cli.model.hparams.items() if not k.startswith("_")}
         model = type(cli.model)(**hparams)
         model.load_state_dict(cli.model.state_dict())
+        epochs = f"{cli.trainer.current_epoch} epochs"
         (result,) = cli.trainer.test(model, datamodule=cli.datamodule, verbose=False)
         metrics = {k: float(v) for k, v in result.items() if k.split("/")[1] in
                    ("ssim", "psnr", "mse", "ssim_rollout", "action_acc", "loss")}  # fmt: skip
@@ -119,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             model, name, config=config,
             training_data=f"procedural Sprites (motionzoo.data.synthetic.sprites), "
             f"{data['num_characters']} characters split 1000:296, seed {data['synthetic_seed']}; "
-            f"{cli.trainer.current_epoch} epochs; metrics on the unseen test characters",
+            f"{earlier}{epochs}; metrics on the unseen test characters",
             metrics=metrics,
             description=f"small HamiltonianVAE ({args.variant} operators), narrow networks; "
             f"trained by scripts/pretrain_hamiltonian.py",

@@ -5,7 +5,8 @@
     .venv/bin/python scripts/pretrain_hamiltonian.py --variant H --init --minutes 33 --save
 
 ``--init`` continues from the published weights of the variant (fresh Adam, no frame-VAE
-pretraining); the published models are a 28-minute run from scratch continued once this way.
+pretraining); the published models are a 28-minute run from scratch continued this way.
+``--best`` keeps the weights of the best validation SSIM instead of the final ones.
 
 Further arguments are LightningCLI overrides of the config (``--model.init_args.lr=0.001``).
 
@@ -94,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         "--init", action="store_true",
         help="continue from the published weights of this variant (no frame-VAE pretraining)",
     )  # fmt: skip
+    parser.add_argument(
+        "--best", action="store_true",
+        help="test and save the weights of the best validation SSIM, not the final ones",
+    )  # fmt: skip
     parser.add_argument("--log-dir", default=str(Path(tempfile.gettempdir()) / "motionzoo_hvae"))
     args, extra = parser.parse_known_args(argv)  # extra: LightningCLI overrides, e.g.
     # --model.init_args.lr=0.001 --data.init_args.num_characters=60
@@ -121,11 +126,15 @@ def main(argv: list[str] | None = None) -> int:
             earlier = f"continued from the previous published weights ({published_epochs(name)}), "
         start = time.perf_counter()
         cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+        epochs = f"{cli.trainer.current_epoch} epochs"
+        if args.best:  # the checkpoint callback monitors val/ssim (the config's `checkpoint`)
+            best = cli.trainer.checkpoint_callback.best_model_path
+            cli.model.load_state_dict(torch.load(best, weights_only=True)["state_dict"])
+            epochs += f", weights of the best validation SSIM ({Path(best).stem})"
         # a fresh model from the plain hyper-parameters (the CLI adds "_class_path")
         hparams = {k: v for k, v in cli.model.hparams.items() if not k.startswith("_")}
         model = type(cli.model)(**hparams)
         model.load_state_dict(cli.model.state_dict())
-        epochs = f"{cli.trainer.current_epoch} epochs"
         (result,) = cli.trainer.test(model, datamodule=cli.datamodule, verbose=False)
         metrics = {k: float(v) for k, v in result.items() if k.split("/")[1] in
                    ("ssim", "psnr", "mse", "ssim_rollout", "action_acc", "loss")}  # fmt: skip

@@ -131,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             best = cli.trainer.checkpoint_callback.best_model_path
             cli.model.load_state_dict(torch.load(best, weights_only=True)["state_dict"])
             epochs += f", weights of the best validation SSIM ({Path(best).stem})"
+        if extra:
+            epochs += f", with {' '.join(extra)}"
         # a fresh model from the plain hyper-parameters (the CLI adds "_class_path")
         hparams = {k: v for k, v in cli.model.hparams.items() if not k.startswith("_")}
         model = type(cli.model)(**hparams)

@@ -1,6 +1,7 @@
 """HamiltonianVAE: shapes of every method (also sequences longer than training), the ELBO's terms
 and the subspace masking, training lowers the loss, gradients reach every part of the model
-(HALO never optimised its content / momentum / head parameters), save / load, and the CLI."""
+(HALO never optimised its content / momentum / head parameters), save / load, the CLI, and the
+issue's bar (action and attributes kept, >= 0.9) on the published weights."""
 
 from __future__ import annotations
 
@@ -230,3 +231,23 @@ def test_fast_dev_run_through_the_cli(tmp_path, monkeypatch):
         logged
     )
     assert 0 < logged["val/ssim_rollout"] <= 1 and logged["val/mse"] > 0
+
+
+@pytest.mark.parametrize(
+    "name", ["hamiltonian-vae-sprites-synthetic", "hamiltonian-vae-skew-sprites-synthetic"]
+)
+def test_published_models_keep_the_action_and_the_attributes(name):
+    """The issue's bar on the shipped weights, judged by the shipped classifier on every third
+    sequence of the unseen test characters: generated sequences keep the conditioned action
+    and motion-swapped sequences keep the content's attributes (>= 0.9 each)."""
+    from motionzoo.experiments.disentangle import DATASETS, disentanglement, load_test_data
+
+    spec = DATASETS["sprites_synthetic"]
+    data = {k: v[::3] for k, v in load_test_data(spec).items()}
+    rows = disentanglement(
+        load_pretrained(name), load_pretrained("classifier-sprites-synthetic"), data, spec
+    )
+    assert rows["real test sequences"]["attr_acc"] == 1.0  # the judge itself
+    assert rows["prior motion (action k) + real content"]["action_acc"] >= 0.9
+    swap = rows["motion swap: content of a, motion of b"]
+    assert swap["action_acc"] >= 0.9 and swap["attr_acc"] >= 0.9

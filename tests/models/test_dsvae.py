@@ -53,6 +53,15 @@ def test_shapes_of_every_method(factorised):
     assert model.training  # the task methods restore the mode
 
 
+@pytest.mark.parametrize("pooling", ["lstm", "mean"])
+def test_content_pooling_mean_ignores_frame_order_and_lstm_does_not(pooling):
+    model = tiny(content_pooling=pooling)
+    x = frames()
+    shuffled = x[:, torch.tensor([3, 0, 4, 2, 1])]
+    same = torch.allclose(model.encode_content(x), model.encode_content(shuffled), atol=1e-6)
+    assert same == (pooling == "mean")
+
+
 def test_generate_refuses_an_action_and_mismatched_content():
     model = tiny()
     with pytest.raises(ValueError, match="unconditional"):

@@ -94,6 +94,8 @@ class DSVAE(ZooModule):
         kl_f_weight, kl_z_weight: weights of the two KL terms (1, 1: the ELBO).
         lr, betas: Adam.
         image_size: frame side (64). frames_key: batch key of the frames.
+        content_pooling: q(f | x_{1:T}) from DSVAE's bi-LSTM (``"lstm"``) or the mean of
+            per-frame codes (``"mean"``, :class:`~motionzoo.nn.sequence_vae.ContentEncoder`).
     """
 
     def __init__(
@@ -115,6 +117,7 @@ class DSVAE(ZooModule):
         betas: list[float] | tuple[float, float] = (0.9, 0.999),
         image_size: int = 64,
         frames_key: str = "frames",
+        content_pooling: str = "lstm",
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -129,7 +132,9 @@ class DSVAE(ZooModule):
             image_size, output_batchnorm=False,
         )  # fmt: skip
         # q(f | x_{1:T}): one bidirectional LSTM layer
-        self.content = ContentEncoder(conv_dim, f_dim, hidden_dim, num_layers=1)
+        self.content = ContentEncoder(
+            conv_dim, f_dim, hidden_dim, num_layers=1, pooling=content_pooling
+        )
         # q(z_t | x_{1:T}, f), or q(z_t | x_t) when factorised
         if factorised:
             self.z_net = nn.Sequential(nn.Linear(conv_dim, hidden_dim), nn.LeakyReLU(0.2))

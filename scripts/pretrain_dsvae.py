@@ -1,6 +1,6 @@
 """Train the pretrained DSVAE baseline on the procedural Sprites and publish it.
 
-    .venv/bin/python scripts/pretrain_dsvae.py [--minutes 14] [--save] [CLI overrides]
+    .venv/bin/python scripts/pretrain_dsvae.py [--minutes 40] [--save] [CLI overrides]
 
 Further arguments are LightningCLI overrides of the config (``--model.init_args.lr=0.002``).
 
@@ -50,7 +50,7 @@ def manifest_metrics(test: dict, tables: dict) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=14.0, help="wall-clock training budget")
+    parser.add_argument("--minutes", type=float, default=40.0, help="wall-clock training budget")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--classifier", default="classifier-sprites-synthetic")
     parser.add_argument("--log-dir", default=str(Path(tempfile.gettempdir()) / "motionzoo_dsvae"))

@@ -127,10 +127,12 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         cli.trainer.fit(cli.model, datamodule=cli.datamodule)
         epochs = f"{cli.trainer.current_epoch} epochs"
-        if args.best:  # the checkpoint callback monitors val/ssim (the config's `checkpoint`)
-            best = cli.trainer.checkpoint_callback.best_model_path
+        best = cli.trainer.checkpoint_callback.best_model_path  # monitors val/ssim (config)
+        if args.best and best:  # (none when the budget ended before the first validation)
             cli.model.load_state_dict(torch.load(best, weights_only=True)["state_dict"])
             epochs += f", weights of the best validation SSIM ({Path(best).stem})"
+        elif args.best:
+            print("no validation ran within the budget: keeping the final weights")
         if extra:
             epochs += f", with {' '.join(extra)}"
         # a fresh model from the plain hyper-parameters (the CLI adds "_class_path")

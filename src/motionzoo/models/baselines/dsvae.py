@@ -131,7 +131,7 @@ class DSVAE(ZooModule):
             f_dim + z_dim, decoder_hidden, tuple(decoder_channels), decoder_start_channels,
             image_size, output_batchnorm=False,
         )  # fmt: skip
-        # q(f | x_{1:T}): one bidirectional LSTM layer
+        # q(f | x_{1:T}): one bidirectional LSTM layer (or the mean of per-frame codes)
         self.content = ContentEncoder(
             conv_dim, f_dim, hidden_dim, num_layers=1, pooling=content_pooling
         )

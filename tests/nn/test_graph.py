@@ -109,18 +109,47 @@ def test_unit_dropout_is_inverted_and_only_in_training():
     torch.testing.assert_close(out[kept], reference[kept] / 0.75)
 
 
-def test_fused_relu_dropout_matches_relu_then_mask_in_value_and_gradient():
-    from motionzoo.nn.graph import _ReLUDropout, dropout_mask
+@pytest.mark.parametrize("norm_training", [True, False])
+def test_cpu_dropout_path_matches_batchnorm_relu_then_inverted_mask(norm_training):
+    """The unit's CPU dropout path (BN affine scaled by 1 / (1 - p), mask applied in place with
+    the ReLU) equals relu(BN(x)) * mask / (1 - p) in value, gradient and running statistics."""
+    from motionzoo.nn.graph import dropout_keep
 
-    x = torch.randn(J, 64, 8, dtype=torch.float64, requires_grad=True)
-    grad = torch.randn(J, 64, 8, dtype=torch.float64)
+    torch.manual_seed(3)
+    unit = GraphConvBNReLU("preagg", C_IN, 16, A, dropout=0.25).double()
+    with torch.no_grad():
+        unit.norm.weight.uniform_(0.5, 1.5)
+        unit.norm.bias.uniform_(-0.5, 0.5)
+    reference = GraphConvBNReLU("preagg", C_IN, 16, A, dropout=0.0).double()
+    reference.load_state_dict(unit.state_dict())
+    for module in (unit, reference):
+        module.train()
+        module.norm.train(norm_training)
+    x = torch.randn(J, 64, C_IN, dtype=torch.float64)
+    grad = torch.randn(J, 64, 16, dtype=torch.float64)
+
     torch.manual_seed(5)
-    fused = _ReLUDropout.apply(x, 0.25)
-    (fused_grad,) = torch.autograd.grad(fused, x, grad)
+    out = unit(x)
     torch.manual_seed(5)
-    mask = dropout_mask(x.detach(), 0.25)  # the same draw
-    reference = torch.relu(x) * mask
-    (reference_grad,) = torch.autograd.grad(reference, x, grad)
-    torch.testing.assert_close(fused, reference)
-    torch.testing.assert_close(fused_grad, reference_grad)
-    assert 0 < (mask == 0).double().mean() < 0.5
+    keep = dropout_keep(out, 0.25)  # the same draw
+    expected = reference(x) * keep / 0.75
+    torch.testing.assert_close(out, expected)
+    params, ref_params = list(unit.parameters()), list(reference.parameters())
+    for got, want in zip(
+        torch.autograd.grad(out, params, grad), torch.autograd.grad(expected, ref_params, grad)
+    ):
+        torch.testing.assert_close(got, want)
+    for name in ("running_mean", "running_var", "num_batches_tracked"):
+        torch.testing.assert_close(getattr(unit.norm, name), getattr(reference.norm, name))
+    assert 0.7 < keep.double().mean() < 0.8
+
+
+def test_dropout_keep_the_requested_fraction():
+    from motionzoo.nn.graph import dropout_keep
+
+    torch.manual_seed(0)
+    x = torch.empty(200_000)
+    for p in (0.25, 0.5, 0.0625, 0.75, 0.1, 0.0):  # 1, 2, 4, 8 bits; 0.1: the 16-bit path
+        keep = dropout_keep(x, p)
+        assert set(keep.unique().tolist()) <= {0, 1}
+        assert abs(1 - keep.double().mean().item() - p) < 0.005

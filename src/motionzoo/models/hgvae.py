@@ -192,7 +192,7 @@ class HGVAE(MotionVAEMixin, ZooModule):
         for i, (reduce, block) in enumerate(zip(self.enc_reduce, self.enc_block)):
             acts.append(block(reduce(h)))
             if i < len(self.enc_residual):
-                h = self.enc_residual[i](h) + self.enc_gate[i](acts[-1])
+                h = self.enc_gate[i].residual(self.enc_residual[i](h), acts[-1])
         return acts[::-1]
 
     def top_down_pass(
@@ -212,6 +212,9 @@ class HGVAE(MotionVAEMixin, ZooModule):
         use_posterior = acts is not None
         kls, log_priors, zs = [], [], []
 
+        def posterior_logvar(level: int) -> bool:  # used to sample z or for the KL
+            return (sample or kl) and level < active
+
         def choose(mu_q, logvar_q, mu_p, logvar_p, level):
             mu, logvar = (mu_q, logvar_q) if use_posterior else (mu_p, logvar_p)
             z = (
@@ -228,7 +231,7 @@ class HGVAE(MotionVAEMixin, ZooModule):
             return z
 
         if use_posterior:
-            mu_q, logvar_q = self.top_posterior(acts[0])
+            mu_q, logvar_q = self.top_posterior(acts[0], logvar=posterior_logvar(0))
             ref = mu_q
         else:
             n0, f0 = self.latent_sizes[0]
@@ -237,16 +240,18 @@ class HGVAE(MotionVAEMixin, ZooModule):
         z = choose(mu_q, logvar_q, torch.zeros_like(ref), torch.zeros_like(ref), 0)
         stream = self.top_in(self._condition(z, action))
         for i, level in enumerate(self.top_down):
-            stream = stream + level.stream_gate(level.stream_block(stream))
+            stream = level.stream_gate.residual(stream, level.stream_block(stream))
             p = level.prior_block(stream)
             mu_p, logvar_p = level.prior(p)
             mu_q = logvar_q = None
             if use_posterior:
                 q = torch.cat([level.posterior_in(stream), acts[i + 1]], -1)
-                mu_q, logvar_q = level.posterior(level.posterior_block(q))
-            stream = stream + level.prior_gate(p)
+                mu_q, logvar_q = level.posterior(
+                    level.posterior_block(q), logvar=posterior_logvar(i + 1)
+                )
+            stream = level.prior_gate.residual(stream, p)
             z = choose(mu_q, logvar_q, mu_p, logvar_p, i + 1)
-            stream = stream + level.z_gate(level.z_in(z))
+            stream = level.z_gate.residual(stream, level.z_in(z))
         mu, logvar = self.out_head(self.out_block(stream))
         logvar = logvar.clamp(min=self.hparams.output_logvar_min)
         if self.training and self.current_epoch < self.hparams.fixed_variance_epochs:
@@ -312,7 +317,7 @@ class HGVAE(MotionVAEMixin, ZooModule):
     def umap_latents(self, batch: dict) -> list[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
         """z0 posterior means (B, n0 f0) labelled by action, for ``LatentUMAPCallback``."""
         motion = batch["motion"].to(self.device)
-        mu_z0, _ = self.top_posterior(self.encode(self.to_features(motion))[0])
+        mu_z0, _ = self.top_posterior(self.encode(self.to_features(motion))[0], logvar=False)
         action = batch.get("action", torch.full(motion.shape[:1], -1))
         return [(mu_z0.flatten(1), {"action": action.to(self.device)})]
 

@@ -184,7 +184,8 @@ class MotionVAEMixin:
         self.eval().requires_grad_(False)
         try:
             u = nn.Parameter(torch.zeros_like(start))
-            optimiser = torch.optim.Adam([u], lr=lr)
+            # one fused kernel per step over the (B, T, J, 3) inputs (CPU and CUDA)
+            optimiser = torch.optim.Adam([u], lr=lr, fused=u.device.type in ("cpu", "cuda"))
             best_x = start.clone()
             best = torch.full(motion.shape[:1], -torch.inf, device=motion.device)
             with torch.enable_grad():

@@ -34,6 +34,10 @@ class ReZero(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.alpha * x
 
+    def residual(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``x + alpha * y`` in one pass (``addcmul``), the way every ReZero gate is used."""
+        return torch.addcmul(x, self.alpha, y)
+
 
 class GraphConvLayer(nn.Module):
     """GCL (eq. 4): (B, N_in, F_in) -> (B, N_out, F_out), ``act(S A W + b)``.
@@ -93,7 +97,7 @@ class GraphConvBlock(nn.Module):
         self.rezero = ReZero()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.rezero(self.layers(x))
+        return self.rezero.residual(x, self.layers(x))
 
 
 class GraphGaussianHead(nn.Module):
@@ -114,7 +118,13 @@ class GraphGaussianHead(nn.Module):
             in_nodes, out_nodes, in_features, out_features, False, node_map
         )
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, logvar: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(mu, logvar); ``logvar=False`` skips the log-variance layer and returns None for it
+        (posterior means only: imputation, log posterior, reconstruction)."""
+        if not logvar:
+            return self.mean(x), None
         return self.mean(x), self.logvar(x).clamp(LOGVAR_MIN, LOGVAR_MAX)
 
 

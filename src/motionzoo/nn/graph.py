@@ -29,6 +29,7 @@ per-matrix Glorot init SeqRes starts with outputs of metres and trained markedly
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -249,20 +250,15 @@ class GraphConvBNReLU(nn.Module):
         if x.is_cuda:
             x = self.norm(x.flatten(0, 1)).view_as(x)
             return nn.functional.dropout(torch.relu(x), self.dropout, training=True)
-        # CPU: relu(BN(x)) * m / (1 - p) = relu(BN'(x)) * m for a mask m in {0, 1}, where BN'
-        # has its affine scaled by 1 / (1 - p) (a positive scale commutes with the ReLU). The
-        # mask is then applied in place with the ReLU, no float mask is built, and the backward
-        # is one threshold on the output (which the next layer keeps anyway).
-        z = _batch_norm(self.norm, x.flatten(0, 1), 1.0 / (1.0 - self.dropout))
-        return _DroppedReLU.apply(z, dropout_keep(z, self.dropout)).view_as(x)
+        return _batch_norm_relu_dropout(self.norm, x.flatten(0, 1), self.dropout).view_as(x)
 
     def extra_repr(self) -> str:
         return f"dropout={self.dropout}"
 
 
-def _batch_norm(norm: nn.BatchNorm1d, x: torch.Tensor, scale: float) -> torch.Tensor:
-    """``norm(x)`` with its affine weight and bias multiplied by ``scale``: the same statistics,
-    running-statistics update and counters as ``nn.BatchNorm1d.forward``."""
+def _batch_norm_relu_dropout(norm: nn.BatchNorm1d, x: torch.Tensor, p: float) -> torch.Tensor:
+    """dropout(relu(norm(x)), p) on CPU as one autograd node (``_BatchNormReLUDropout``), with
+    ``nn.BatchNorm1d.forward``'s running-statistics update and counter."""
     momentum = 0.0 if norm.momentum is None else norm.momentum
     if norm.training and norm.track_running_stats and norm.num_batches_tracked is not None:
         norm.num_batches_tracked.add_(1)
@@ -270,41 +266,66 @@ def _batch_norm(norm: nn.BatchNorm1d, x: torch.Tensor, scale: float) -> torch.Te
             momentum = 1.0 / float(norm.num_batches_tracked)
     batch_stats = norm.training or norm.running_mean is None
     track = not norm.training or norm.track_running_stats
-    if norm.affine:
-        weight, bias = norm.weight * scale, norm.bias * scale
-    else:
-        weight, bias = x.new_full((x.shape[1],), scale), None
-    return nn.functional.batch_norm(
+    weight, bias = norm.weight, norm.bias
+    if not norm.affine:
+        weight, bias = x.new_ones(x.shape[1]), x.new_zeros(x.shape[1])
+    return _BatchNormReLUDropout.apply(
         x,
-        norm.running_mean if track else None,
-        norm.running_var if track else None,
         weight,
         bias,
+        norm.running_mean if track else None,
+        norm.running_var if track else None,
         batch_stats,
         momentum,
         norm.eps,
+        p,
     )
 
 
-class _DroppedReLU(torch.autograd.Function):
-    """relu(z) * keep for a 0 / 1 mask ``keep`` (integer, z's shape); in place on z (a fresh
-    activation).
+class _BatchNormReLUDropout(torch.autograd.Function):
+    """relu(BN(x)) * m / (1 - p) = relu(BN'(x)) * m for a 0 / 1 dropout mask m, where BN' has
+    the affine weight and bias scaled by 1 / (1 - p) (a positive scale commutes with the ReLU).
 
-    The backward passes the gradient where the output is positive (a dropped or negative input
-    gives 0), so only the output is saved: no mask."""
+    The mask (``dropout_keep``, integer) is applied in place with the ReLU: no float mask is
+    built, and the backward is one threshold on the output (a dropped or negative entry gives
+    0), which the next layer keeps anyway, so no mask is saved. BN forward and backward are
+    ATen's fused kernels; the whole unit is one autograd node instead of four.
+    x: (N, C) -> (N, C).
+    """
 
     @staticmethod
-    def forward(ctx, z, keep):
-        out = z.mul_(keep).relu_()
-        ctx.mark_dirty(z)
-        ctx.save_for_backward(out)
+    def forward(ctx, x, weight, bias, running_mean, running_var, batch_stats, momentum, eps, p):
+        scale = 1.0 / (1.0 - p)
+        scaled_weight = weight * scale
+        out, mean, invstd = torch.ops.aten.native_batch_norm(
+            x, scaled_weight, bias * scale, running_mean, running_var, batch_stats, momentum, eps
+        )
+        out.mul_(dropout_keep(out, p)).relu_()
+        ctx.save_for_backward(x, scaled_weight, running_mean, running_var, mean, invstd, out)
+        ctx.batch_stats, ctx.eps, ctx.scale = batch_stats, eps, scale
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return torch.ops.aten.threshold_backward(grad, out, 0.0), None
+        x, scaled_weight, running_mean, running_var, mean, invstd, out = ctx.saved_tensors
+        grad_x, grad_weight, grad_bias = torch.ops.aten.native_batch_norm_backward(
+            torch.ops.aten.threshold_backward(grad, out, 0.0),
+            x,
+            scaled_weight,
+            running_mean,
+            running_var,
+            mean,
+            invstd,
+            ctx.batch_stats,
+            ctx.eps,
+            [ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.needs_input_grad[2]],
+        )
+        if grad_weight is not None:
+            grad_weight = grad_weight.mul_(ctx.scale)
+        if grad_bias is not None:
+            grad_bias = grad_bias.mul_(ctx.scale)
+        return grad_x, grad_weight, grad_bias, None, None, None, None, None, None
 
 
 _INT64 = torch.iinfo(torch.int64)
@@ -333,10 +354,15 @@ def dropout_keep(x: torch.Tensor, p: float) -> torch.Tensor:
     else:
         packed = draws.view(torch.uint8)
         if bits < 8:  # each byte holds 8 // bits levels: (8 // bits, bytes) -> flat
-            shifts = torch.arange(0, 8, bits, dtype=torch.uint8, device=x.device)
-            packed = (packed >> shifts[:, None]).bitwise_and_(2**bits - 1).view(-1)
+            packed = (packed >> _shifts(bits, x.device)).bitwise_and_(2**bits - 1).view(-1)
         level, first_kept = packed[:n].view(x.shape), threshold
     if first_kept == torch.iinfo(level.dtype).min:  # p = 0: every level is kept
         return torch.ones_like(level)
     # clamp to {first_kept - 1, first_kept}, minus (first_kept - 1): 0 dropped, 1 kept
     return level.clamp(first_kept - 1, first_kept).sub_(first_kept - 1)
+
+
+@functools.cache
+def _shifts(bits: int, device: torch.device) -> torch.Tensor:
+    """(8 // bits, 1) uint8 bit offsets of the levels packed in a byte."""
+    return torch.arange(0, 8, bits, dtype=torch.uint8, device=device)[:, None]

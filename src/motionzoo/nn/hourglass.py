@@ -74,9 +74,10 @@ class SkeletalPool(nn.Module):
         index = torch.tensor([list(g) + [g[0]] * (size - len(g)) for g in groups])
         self.pairs = all(len(g) == 2 for g in groups)
         self.register_buffer("index", index, persistent=False)
-        pairs = index.t().flatten()  # [first members; second members]
-        self.register_buffer("pair_index", pairs, persistent=False)
-        self.register_buffer("pair_inverse", torch.argsort(pairs), persistent=False)
+        if self.pairs:
+            pairs = index.t().flatten()  # [first members; second members], a permutation
+            self.register_buffer("pair_index", pairs, persistent=False)
+            self.register_buffer("pair_inverse", torch.argsort(pairs), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.pairs:

@@ -28,7 +28,7 @@ def tiny_lifting_data(motionzoo_cache):
     """The embedded synthetic Human3.6M pose set, subsampled so an epoch is a few batches."""
     from motionzoo.data.h36m_pose import H36MPoseDataModule
 
-    dm = H36MPoseDataModule(root=None, train_stride=20, eval_stride=40, batch_size=64)
+    dm = H36MPoseDataModule(root=None, stride=20, eval_stride=40, batch_size=64)
     dm.prepare_data()
     dm.setup("fit")
     return dm

@@ -12,8 +12,8 @@ from motionzoo.data.sprites import SpritesDataModule
 
 @pytest.fixture(scope="module")
 def sprites(tmp_path_factory):
-    dm = SpritesDataModule(root=str(tmp_path_factory.mktemp("sprites")), synthetic=True,
-                           num_characters=6, val_fraction=0.25, batch_size=4)  # fmt: skip
+    dm = SpritesDataModule(root=str(tmp_path_factory.mktemp("sprites")), synthetic_into_root=True,
+                           synthetic_characters=6, val_fraction=0.25, batch_size=4)  # fmt: skip
     dm.prepare_data()
     return dm
 
@@ -54,8 +54,8 @@ def test_frames_per_sequence_spreads_evenly_in_evaluation_and_randomly_in_traini
 def test_mug_frames_from_a_config(tmp_path):
     view = FramesDataModule(
         {"class_path": "motionzoo.data.mug.MUGDataModule", "init_args": {
-            "root": str(tmp_path / "mug"), "synthetic": True, "num_subjects": 2,
-            "takes_per_expression": 1, "frames_per_take": 16, "synthetic_size": 64,
+            "root": str(tmp_path / "mug"), "synthetic_into_root": True, "synthetic_subjects": 2,
+            "synthetic_takes": 1, "synthetic_frames": 16, "synthetic_size": 64,
             "split_by": "take", "val_fraction": 0.25, "test_fraction": 0.25,
             "cache_dir": str(tmp_path / "cache")}},
         frames_per_sequence=2, batch_size=4,

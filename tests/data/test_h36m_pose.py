@@ -31,7 +31,7 @@ def make(root, cache, **kwargs) -> H36MPoseDataModule:
 
 
 def cache_files(cache):
-    folder = cache / "h36m_pose"
+    folder = cache / "h36m_pose" / "processed"
     return sorted(folder.iterdir()) if folder.exists() else []
 
 
@@ -67,17 +67,6 @@ def test_batch_contract(root, tmp_path):
     assert dm.hparams.batch_size == 64 and dm.hparams.train_subjects == ("S1", "S5")
 
 
-def test_loaders(root, tmp_path):
-    dm = make(root, tmp_path, batch_size=32, eval_batch_size=100, num_workers=1)
-    train, val = dm.train_dataloader(), dm.val_dataloader()
-    assert train.batch_size == 32 and val.batch_size == 100
-    assert train.persistent_workers and train.pin_memory == torch.cuda.is_available()
-    assert isinstance(train.sampler, torch.utils.data.RandomSampler)
-    assert isinstance(val.sampler, torch.utils.data.SequentialSampler)
-    predict = dm.predict_dataloader()
-    assert predict.dataset is dm.datasets["test"]
-
-
 def test_sixteen_joints_drop_neck_nose(root, tmp_path):
     dm17 = make(root, tmp_path)
     dm16 = make(root, tmp_path, num_joints=16)
@@ -91,11 +80,15 @@ def test_sixteen_joints_drop_neck_nose(root, tmp_path):
 
 
 def test_strides_subsample_frames(root, tmp_path):
-    dm = make(root, tmp_path, train_stride=4, eval_stride=3)
+    dm = make(root, tmp_path, stride=4, eval_stride=3)
     full = make(root, tmp_path)
     expected = 4 * sum(-(-n // 4) for n in sequence_lengths(root, ("S1", "S5")))
     assert len(dm.datasets["train"]) == expected
     assert len(dm.datasets["test"]) == 4 * sum(-(-n // 3) for n in sequence_lengths(root, ("S9",)))
+    same = make(root, tmp_path, stride=4)  # eval_stride None: the training stride
+    assert len(same.datasets["test"]) == 4 * sum(
+        -(-n // 4) for n in sequence_lengths(root, ("S9",))
+    )
     first = full.datasets["train"].arrays["pose3d"][:FRAMES:4]
     assert torch.equal(dm.datasets["train"].arrays["pose3d"][: len(first)], first)
 
@@ -121,7 +114,7 @@ def test_cache_is_built_once_reused_and_rebuilt_on_change(root, tmp_path):
     assert torch.equal(
         again.datasets["train"].arrays["pose2d"], dm.datasets["train"].arrays["pose2d"]
     )
-    make(root, tmp_path, train_stride=2)
+    make(root, tmp_path, stride=2)
     assert len(cache_files(tmp_path)) == 2 and cache.stat().st_mtime_ns == mtime
 
 
@@ -200,8 +193,7 @@ def assert_fails(folder, cache, error, match, **kwargs):
     assert cache_files(cache) == [], "a failed build left a cache file behind"
 
 
-def test_missing_folder_and_files(tmp_path):
-    assert_fails(tmp_path / "nowhere", tmp_path, FileNotFoundError, r"nowhere.*data_3d_h36m\.npz")
+def test_missing_files(tmp_path):
     hand_made(tmp_path / "data")
     assert_fails(
         tmp_path / "data",
@@ -262,17 +254,17 @@ def test_bad_options():
         H36MPoseDataModule(actions=("Jogging",))
     with pytest.raises(ValueError, match="root="):
         H36MPoseDataModule(keypoints="cpn_ft_h36m_dbb")
+    with pytest.raises(ValueError, match="needs the real files"):
+        H36MPoseDataModule(root="x", synthetic_into_root=True, keypoints="cpn_ft_h36m_dbb")
 
 
-def test_embedded_synthetic_set_is_written_once(motionzoo_cache):
+def test_embedded_synthetic_set_has_both_keypoint_files():
+    """root=None: one synthetic folder with GT and detected keypoints (writing once into the
+    cache: tests/data/test_base.py); the test split is S9 and S11."""
     dm = H36MPoseDataModule(synthetic_frames=12, batch_size=16)
-    dm.prepare_data()
     dm.setup("test")
-    assert dm.data_dir.parent == motionzoo_cache / "synthetic"
-    mtime = dm.path_3d.stat().st_mtime_ns
+    det = H36MPoseDataModule(synthetic_frames=12, keypoints="synthetic_det")
+    assert det.data_dir == dm.data_dir and det.path_2d.exists() and dm.path_2d.exists()
     batch = next(iter(dm.test_dataloader()))
     assert batch["pose3d"].shape == (16, 17, 3)
     assert set(dm.datasets["test"].arrays["subject"].tolist()) == {9, 11}
-    again = H36MPoseDataModule(synthetic_frames=12)
-    again.prepare_data()
-    assert again.path_3d.stat().st_mtime_ns == mtime

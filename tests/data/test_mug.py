@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from motionzoo.data.mug import MUGDataModule, face_box, scan_mug
+from motionzoo.data.mug import MUG_FPS, MUGDataModule, face_box, scan_mug
 from motionzoo.data.synthetic.faces import EXPRESSIONS, iter_takes, write_mug
 
 SMALL = dict(num_subjects=3, takes=2, frames=20)  # 36 takes of 20 frames
@@ -27,7 +27,7 @@ def jpg128(tmp_path_factory):
 
 
 def test_layout_and_label_order(png64):
-    takes = scan_mug(png64, downsample=2, min_frames=8)
+    takes = scan_mug(png64, step=2, min_frames=8)
     assert len(takes) == 3 * 6 * 2
     assert (png64 / "subjects3/001/happiness/take001/img_0020.png").exists()
     assert EXPRESSIONS.index("happiness") == 2 and EXPRESSIONS.index("fear") == 3
@@ -39,7 +39,7 @@ def test_layout_and_label_order(png64):
 def test_loader_round_trip_exact(png64, tmp_path):
     """Evaluation clips are the middle 8 of the kept (every 2nd) frames, scaled p / 127.5 - 1."""
     dm = MUGDataModule(
-        root=str(png64), crop="none", size=64, split_by="take", val_fraction=0.0,
+        root=str(png64), crop="none", image_size=64, split_by="take", val_fraction=0.0,
         test_fraction=0.5, cache=False, batch_size=64,
     )  # fmt: skip
     dm.setup()
@@ -57,11 +57,11 @@ def test_loader_round_trip_exact(png64, tmp_path):
 
 
 def test_cache_gives_the_same_clips_as_the_files(jpg128, tmp_path):
-    common = dict(root=str(jpg128), crop="bbox", split_by="subject", val_fraction=0.34,
+    common = dict(root=str(jpg128), crop="box", split_by="subject", val_fraction=0.34,
                   test_fraction=0.34, batch_size=100, cache_dir=str(tmp_path))  # fmt: skip
     files, cached = MUGDataModule(cache=False, **common), MUGDataModule(cache=True, **common)
     cached.prepare_data()
-    assert len(list(tmp_path.glob("mug-*.npz"))) == 1
+    assert len(list((tmp_path / "mug" / "processed").glob("*.npz"))) == 1
     for dm in (files, cached):
         dm.setup()
     for split in ("val", "test"):
@@ -89,9 +89,9 @@ def test_split_by_subject_and_by_take(jpg128, tmp_path):
         MUGDataModule(root=str(jpg128), test_subjects=["999"], cache=False).setup()
 
 
-def test_bbox_crop_finds_the_face(jpg128):
+def test_box_crop_finds_the_face(jpg128):
     path = jpg128 / "subjects3/001/anger/take000/img_0010.jpg"
-    left, top, right, bottom = face_box(path, "bbox", margin=0.15)
+    left, top, right, bottom = face_box(path, "box", margin=0.15)
     assert right - left == bottom - top and 40 < right - left < 128
     image = np.asarray(Image.open(path).convert("RGB")).astype(int)
     background = image[0, 0]
@@ -116,7 +116,7 @@ def test_skips_bad_takes_other_folders_and_sorts_frames_by_number(tmp_path):
         for name in names:
             frame.save(base / take / name)
     with pytest.warns(UserWarning, match="skipped 1 takes"):
-        takes = scan_mug(tmp_path, downsample=1, min_frames=8)
+        takes = scan_mug(tmp_path, step=1, min_frames=8)
     assert len(takes) == 1 and takes[0].expression == 2
     assert [p.stem for p in takes[0].frames] == [f"img_{i}" for i in range(1, 11)]
 
@@ -138,13 +138,23 @@ def test_errors_name_the_path(tmp_path):
         dm.datasets["train"][0]
 
 
-def test_synthetic_default_is_written_once_into_the_cache(motionzoo_cache):
-    dm = MUGDataModule(num_subjects=2, takes_per_expression=1, frames_per_take=16, split_by="take",
-                       batch_size=4)  # fmt: skip
+def test_synthetic_default_in_the_mug_layout():
+    """root=None: procedural faces in the MUG layout (writing once into the cache:
+    tests/data/test_base.py), every 2nd frame of 16 in clips of 8."""
+    dm = MUGDataModule(synthetic_subjects=2, synthetic_takes=1, synthetic_frames=16,
+                       split_by="take", batch_size=4)  # fmt: skip
     dm.prepare_data()
-    assert (dm.root / "subjects3" / "002" / "surprise" / "take000" / "img_0016.jpg").exists()
-    assert dm.root.parent == motionzoo_cache
+    assert (dm.data_dir / "subjects3" / "002" / "surprise" / "take000" / "img_0016.jpg").exists()
     dm.setup()
     assert dm.num_identities == 2
     batch = next(iter(dm.train_dataloader()))
     assert batch["frames"].shape == (4, 8, 3, 64, 64)
+    assert dm.hparams.target_fps * 2 == MUG_FPS == 19
+
+
+def test_a_fraction_that_selects_no_subject_is_named(tmp_path):
+    dm = MUGDataModule(synthetic_subjects=3, synthetic_takes=1, synthetic_frames=16,
+                       cache_dir=str(tmp_path), val_fraction=0.1)  # fmt: skip
+    dm.prepare_data()
+    with pytest.raises(ValueError, match="val_fraction=0.1 of 3 subjects selects none"):
+        dm.setup()

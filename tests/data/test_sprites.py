@@ -79,10 +79,10 @@ def test_validation_holds_out_whole_characters(written):
     assert batch["frames"].shape == (8, 8, 3, 64, 64)
 
 
-def test_synthetic_default_goes_to_the_cache(motionzoo_cache):
-    dm = SpritesDataModule(num_characters=3, batch_size=4)
-    assert dm.root.parent == motionzoo_cache
-    dm.prepare_data()
+def test_synthetic_default_splits_characters():
+    """root=None: 3 procedural characters, 2 for training and validation, 1 for test (writing
+    once into the cache: tests/data/test_base.py)."""
+    dm = SpritesDataModule(synthetic_characters=3, batch_size=4)
     dm.setup()
     assert (
         len(dm.datasets["test"]) == 9 and len(dm.datasets["train"]) + len(dm.datasets["val"]) == 18

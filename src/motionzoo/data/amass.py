@@ -11,12 +11,13 @@ accepted) and ``gender`` (a 0-d str or bytes array, decoded either way). As HisR
   Folders that are missing are skipped; the newer AMASS names of the same sub-datasets
   (``BMLrub``, ``PosePrior``, ``HDM05``, ``MoSh``, ``TCDHands``, ``EyesJapanDataset``) are accepted
   for the old ones and the other way round;
-- every ``int(mocap_framerate // target_fps)``-th frame is kept (100 Hz -> 25 fps, but 120 Hz ->
-  30 fps and 60 Hz -> 30 fps: the rate is not exactly 25);
+- every ``int(mocap_framerate // target_fps)``-th frame is kept (``target_fps`` 25: 100 Hz ->
+  25 fps, but 120 Hz -> 30 fps and 60 Hz -> 30 fps: the rate is not exactly 25);
 - the root rotation is zeroed and ``trans`` ignored; forward kinematics of the 22 body joints on
   the one SMPL template ``SMPL_TEMPLATE_22`` (``p3d0``; the sequence's ``betas`` are not used),
   column convention, Y up; joints 4..21 are kept (``AMASS_18``) and scaled to mm;
-- windows of 50 frames every 5 frames (``skip_rate``) of each sequence.
+- windows of ``clip_length`` 50 frames every ``stride`` 5 frames (``skip_rate``) of each
+  sequence.
 
 Files in a subject folder that lack ``poses`` are skipped when their name does not end in
 ``_poses.npz`` (``shape.npz`` holds only ``betas`` and ``gender``; HisRepItself skips such
@@ -32,9 +33,9 @@ copy that: windows stay (T, J, 3), and a model that wants (J*3, T) nodes transpo
 mean for mean imputation (their ``train_averages.csv``, in this layout), ``mean`` / ``std``
 (J, 3) the train statistics (see :class:`~motionzoo.data.h36m_motion.MotionDataModule`).
 
-With ``root=None`` (or ``synthetic: true``) the procedural SMPL motion of
-:mod:`motionzoo.data.synthetic.motion_files` is first written as AMASS npz files (once,
-atomically, into the cache folder; or into ``root``) and read through the same code.
+With ``root=None`` the procedural SMPL motion of :mod:`motionzoo.data.synthetic.motion_files` is
+first written as AMASS npz files (once, atomically, into the cache folder; or into ``root`` with
+``synthetic_into_root``) and read through the same code.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from motionzoo.data.base import frame_step
 from motionzoo.data.motion_base import MotionDataModule
 from motionzoo.data.synthetic.motion_files import MOTION_FILES_VERSION, write_amass_files
 from motionzoo.geometry.kinematics import axis_angle_to_matrix, forward_kinematics
@@ -167,18 +169,15 @@ class AMASSDataModule(MotionDataModule):
 
     Args:
         root: AMASS folder (one folder per sub-dataset); None uses the embedded synthetic set.
-        synthetic: write the synthetic files into ``root`` (when it is missing or empty).
         train_datasets, val_datasets, test_datasets: sub-dataset folders of each split (missing
             ones are skipped; renamed ones are found under either name).
-        window: frames per window (50).
+        clip_length: frames per window (50).
         stride: frames between training window starts (HisRepItself ``skip_rate`` 5).
-        eval_stride: the same for validation and test (default: ``stride``).
+        eval_stride: the same for validation and test (None: ``stride``).
         target_fps: the frame step is ``int(mocap_framerate // target_fps)`` (at least 1).
-        batch_size, eval_batch_size: loader batch sizes (eval defaults to batch_size).
-        num_workers: DataLoader workers.
-        cache_dir: where the synthetic files and processed arrays go (default
-            ``motionzoo.data.cache.default_cache_dir()``).
         synthetic_seed: seed of the synthetic set.
+        synthetic_into_root, cache_dir, batch_size, eval_batch_size, num_workers, pin_memory:
+            see :class:`~motionzoo.data.base.DataModule`.
     """
 
     skeleton = AMASS_18
@@ -189,36 +188,25 @@ class AMASSDataModule(MotionDataModule):
     def __init__(
         self,
         root: str | None = None,
-        synthetic: bool = False,
+        synthetic_into_root: bool = False,
+        cache_dir: str | None = None,
         train_datasets: tuple[str, ...] = AMASS_TRAIN,
         val_datasets: tuple[str, ...] = AMASS_VAL,
         test_datasets: tuple[str, ...] = AMASS_TEST,
-        window: int = 50,
+        clip_length: int = 50,
         stride: int = 5,
         eval_stride: int | None = None,
-        target_fps: int = 25,
+        target_fps: float = 25.0,
+        synthetic_seed: int = 0,
         batch_size: int = 256,
         eval_batch_size: int | None = None,
         num_workers: int = 0,
-        cache_dir: str | None = None,
-        synthetic_seed: int = 0,
+        pin_memory: bool | None = None,
     ):
-        super().__init__()
-        self.save_hyperparameters()
-        if target_fps <= 0:
-            raise ValueError(f"target_fps must be > 0, got {target_fps}")
-        self._init_common(root, synthetic, cache_dir)
+        super().__init__(locals())
 
-    @property
-    def data_dir(self) -> Path:
-        """The folder read: ``root``, or the synthetic set's folder in the cache."""
-        if self.hparams.root is not None:
-            return Path(self.hparams.root).expanduser()
-        name = f"amass_seed{self.hparams.synthetic_seed}_v{MOTION_FILES_VERSION}"
-        return self.cache_dir / "synthetic" / name
-
-    def _write_synthetic(self, folder: Path) -> None:
-        write_amass_files(folder, seed=self.hparams.synthetic_seed)
+    def _synthetic_set(self):
+        return write_amass_files, {"seed": self.hparams.synthetic_seed}, MOTION_FILES_VERSION
 
     def dataset_folders(self) -> dict[str, list[Path]]:
         """split -> the sub-dataset folders found (each listed name, or its other name)."""
@@ -264,7 +252,7 @@ class AMASSDataModule(MotionDataModule):
             sequence = read_amass_npz(path)
             if sequence is None:
                 continue
-            step = max(1, int(sequence["rate"] // self.hparams.target_fps))
+            step = frame_step(sequence["rate"], self.hparams.target_fps)
             seconds += len(sequence["poses"]) / sequence["rate"]
             pose = torch.from_numpy(sequence["poses"][::step])
             joints = smpl_body_joints(pose, zero_root=True)[:, keep] * 1000

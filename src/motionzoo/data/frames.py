@@ -123,22 +123,25 @@ class FramesDataModule(SplitLoadersMixin, pl.LightningDataModule):
         source: the sequence DataModule, or its config ``{class_path, init_args}`` (in YAML the
             usual nested ``class_path`` / ``init_args``).
         frames_per_sequence: images taken from each sequence per epoch (None: every frame).
-        batch_size: images per training batch; eval_batch_size: per evaluation batch (None: the
-            same). num_workers: this view's DataLoaders (pinned memory on CUDA).
         sequence_key: the source's batch key of the sequences.
+        batch_size, eval_batch_size, num_workers, pin_memory: this view's DataLoaders, images
+            per batch (as :class:`~motionzoo.data.base.DataModule`'s; the source's own loader
+            options do not apply to them).
     """
 
     def __init__(
         self,
         source: pl.LightningDataModule,
         frames_per_sequence: int | None = None,
+        sequence_key: str = "frames",
         batch_size: int = 64,
         eval_batch_size: int | None = None,
         num_workers: int = 0,
-        sequence_key: str = "frames",
+        pin_memory: bool | None = None,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["source"])
+        self._check_loader_options()
         self.source = _build(source)
         self.datasets: dict[str, SequenceFrames] = {}
 

@@ -19,9 +19,10 @@ Joints are :data:`~motionzoo.skeleton.H36M_17` (root first). Crops: ``crop="box"
 annotation's ``box`` (H36M-Toolbox: 2000 mm around the pelvis) made square around its centre;
 ``crop="joints"`` the square around the 2D joints enlarged by ``crop_margin``. Pixels outside the
 frame are black. Frames are kept when ``(image_id - 1) % stride == 0``: the strides count video
-frames (50 Hz), H36M-Toolbox / Integral Human Pose use every 5th for training and every 64th for
-evaluation (the defaults). Splits by subject (train S1 S5 S6 S7 S8, test S9 S11, validation on the
-test subjects unless ``val_subjects`` says otherwise), whichever file lists them.
+frames (50 Hz), H36M-Toolbox / Integral Human Pose use every 5th for training (``stride``) and
+every 64th for evaluation (``eval_stride``), the defaults. Splits by subject (train S1 S5 S6 S7
+S8, test S9 S11, validation on the test subjects unless ``val_subjects`` says otherwise),
+whichever file lists them.
 
 ``root=None`` first writes the synthetic actors in that layout
 (:mod:`motionzoo.data.synthetic.h36m_images`, into the cache folder) and reads them through the
@@ -29,8 +30,8 @@ same code. Cache: per split one ``.npz`` of poses and one ``.images.npy`` of uin
 (N, 3, S, S), read memory-mapped; both are written atomically (crops first, the ``.npz`` last,
 so a crash or a broken jpg leaves no usable half cache) and named by a fingerprint of the two
 annotation files and the images folder (path, size, mtime) and of the options; jpgs replaced in
-place without touching their folder are not noticed (delete ``<cache>/h36m_images``). Frames are
-decoded with Pillow in ``num_workers`` DataLoader workers while the cache is built.
+place without touching their folder are not noticed (delete ``<cache>/h36m_images/processed``).
+Frames are decoded with Pillow in ``num_workers`` DataLoader workers while the cache is built.
 
 After ``setup``: ``train_statistics`` (``pose3d_mean`` / ``pose3d_std`` (17, 3), ``pose2d_mean``
 / ``pose2d_std`` (17, 2), population std, from the training split only) and ``action_names``.
@@ -41,19 +42,16 @@ from __future__ import annotations
 import math
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from motionzoo.data.base import SplitLoadersMixin
-from motionzoo.data.cache import atomic_save_npz, atomic_write, default_cache_dir, fingerprint
+from motionzoo.data.base import Crop, DataModule, check_option
+from motionzoo.data.cache import atomic_save_npz, atomic_write, fingerprint
 from motionzoo.data.h36m_toolbox import (
     LAYOUT,
     action_labels,
@@ -200,7 +198,7 @@ class H36MCrops(Dataset):
         return {k: v[0] for k, v in self.__getitems__([index]).items()}
 
 
-class H36MImageDataModule(SplitLoadersMixin, pl.LightningDataModule):
+class H36MImageDataModule(DataModule):
     """Human3.6M person crops + 2D / 3D poses (see the module docstring for the batch).
 
     Args:
@@ -212,33 +210,35 @@ class H36MImageDataModule(SplitLoadersMixin, pl.LightningDataModule):
             "universal" skeleton).
         train_subjects, test_subjects, val_subjects: subject splits (val None: the test ones).
         actions: canonical names (``H36M_ACTIONS``) to keep; None keeps all.
-        train_stride, eval_stride: keep frames with (image_id - 1) % stride == 0.
-        batch_size, eval_batch_size, num_workers, pin_memory: the DataLoaders (the workers also
-            decode the jpgs while the cache is built).
-        cache_dir: cache folder (default ``motionzoo.data.cache.default_cache_dir()``).
+        stride, eval_stride: keep frames with (image_id - 1) % stride == 0 in the training /
+            evaluation splits (eval_stride None: ``stride``).
         synthetic_seed, synthetic_subjects, synthetic_actions (None: all), synthetic_frames,
             synthetic_takes, synthetic_frame_step, synthetic_size: the synthetic set (see
             :func:`~motionzoo.data.synthetic.h36m_images.write_h36m_image_files`).
+        synthetic_into_root, cache_dir, batch_size, eval_batch_size, num_workers, pin_memory:
+            see :class:`~motionzoo.data.base.DataModule` (the workers also decode the jpgs while
+            the cache is built).
     """
+
+    cache_name = "h36m_images"
+    layout = LAYOUT
+    crops = ("box", "joints")
 
     def __init__(
         self,
         root: str | None = None,
+        synthetic_into_root: bool = False,
+        cache_dir: str | None = None,
         image_size: int = 256,
-        crop: Literal["box", "joints"] = "box",
+        crop: Crop = "box",
         crop_margin: float = 0.25,
         pose3d_key: Literal["joints_3d_camera", "joints_3d"] = "joints_3d_camera",
         train_subjects: tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8"),
         test_subjects: tuple[str, ...] = ("S9", "S11"),
         val_subjects: tuple[str, ...] | None = None,
         actions: tuple[str, ...] | None = None,
-        train_stride: int = 5,
-        eval_stride: int = 64,
-        batch_size: int = 64,
-        eval_batch_size: int | None = None,
-        num_workers: int = 0,
-        pin_memory: bool | None = None,
-        cache_dir: str | None = None,
+        stride: int = 5,
+        eval_stride: int | None = 64,
         synthetic_seed: int = 0,
         synthetic_subjects: tuple[str, ...] = H36M_SUBJECTS,
         synthetic_actions: tuple[str, ...] | None = None,
@@ -246,20 +246,14 @@ class H36MImageDataModule(SplitLoadersMixin, pl.LightningDataModule):
         synthetic_takes: int = 2,
         synthetic_frame_step: int = DEFAULT_FRAME_STEP,
         synthetic_size: int = DEFAULT_SIZE,
+        batch_size: int = 64,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        pin_memory: bool | None = None,
     ):
-        args = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
-        super().__init__()
-        # Explicit arguments: nested in another DataModule's CLI config (FramesDataModule's
-        # source), a plain save_hyperparameters() would receive the outer DataModule's.
-        self.save_hyperparameters(args)
-        if crop not in ("box", "joints") or pose3d_key not in ("joints_3d_camera", "joints_3d"):
-            raise ValueError(
-                f"crop must be 'box' or 'joints' ({crop!r}) and pose3d_key 'joints_3d_camera' or "
-                f"'joints_3d' ({pose3d_key!r})"
-            )
-        if image_size < 8 or train_stride < 1 or eval_stride < 1:
-            raise ValueError(f"need image_size >= 8, strides >= 1: {image_size}, {train_stride}, "
-                             f"{eval_stride}")  # fmt: skip
+        super().__init__(locals())
+        keys = ("joints_3d_camera", "joints_3d")
+        check_option(self, "pose3d_key", pose3d_key, pose3d_key in keys, f"one of {keys}")
         for name in ("train_subjects", "test_subjects", "val_subjects", "synthetic_subjects"):
             bad = [s for s in getattr(self.hparams, name) or () if not re.fullmatch(r"S\d+", s)]
             if bad:
@@ -272,57 +266,29 @@ class H36MImageDataModule(SplitLoadersMixin, pl.LightningDataModule):
         self.skeleton = H36M_17
         self.num_joints = 17
         self.action_names = list(H36M_ACTIONS)
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        self.datasets: dict[str, H36MCrops] = {}
         self.train_statistics: dict[str, torch.Tensor] = {}
 
     # --- files -------------------------------------------------------------------------------
 
-    @property
-    def data_dir(self) -> Path:
-        """The folder read: ``root``, or the synthetic set's folder in the cache."""
+    def _synthetic_set(self):
         h = self.hparams
-        if h.root is not None:
-            return Path(h.root).expanduser()
-        tag = fingerprint(
-            seed=h.synthetic_seed, subjects=list(h.synthetic_subjects),
-            actions=list(h.synthetic_actions or H36M_ACTIONS), frames=h.synthetic_frames,
-            takes=h.synthetic_takes, step=h.synthetic_frame_step, size=h.synthetic_size,
+        options = dict(
+            seed=h.synthetic_seed, subjects=tuple(h.synthetic_subjects),
+            actions=tuple(h.synthetic_actions or H36M_ACTIONS), frames=h.synthetic_frames,
+            takes=h.synthetic_takes, frame_step=h.synthetic_frame_step, size=h.synthetic_size,
         )  # fmt: skip
-        return self.cache_dir / "synthetic" / f"h36m_images_{tag}_v{SYNTHETIC_IMAGES_VERSION}"
-
-    def _write_synthetic(self) -> None:
-        """Write the synthetic set aside and rename it into place (never half a dataset)."""
-        h, final = self.hparams, self.data_dir
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
-        try:
-            write_h36m_image_files(
-                tmp, seed=h.synthetic_seed, subjects=h.synthetic_subjects,
-                actions=h.synthetic_actions or H36M_ACTIONS, frames=h.synthetic_frames,
-                takes=h.synthetic_takes, frame_step=h.synthetic_frame_step, size=h.synthetic_size,
-            )  # fmt: skip
-            os.rename(tmp, final)
-        except OSError:
-            if not final.is_dir():  # not another process winning the race
-                raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        return write_h36m_image_files, options, SYNTHETIC_IMAGES_VERSION
 
     def input_files(self) -> list[Path]:
-        """The two annotation files (writing the synthetic set first when root is None)."""
-        if self.hparams.root is None and not self.data_dir.is_dir():
-            self._write_synthetic()
-        if not self.data_dir.is_dir():
-            raise FileNotFoundError(f"{self.data_dir}: folder not found; expected {LAYOUT}")
-        return find_annotations(self.data_dir)
+        """The two annotation files (writing the synthetic set first when it is used)."""
+        return find_annotations(self.ensure_data_dir())
 
     def _splits(self) -> dict[str, tuple[tuple[str, ...], int]]:
-        h = self.hparams
+        h, strides = self.hparams, self.split_strides()
         return {
-            "train": (tuple(h.train_subjects), h.train_stride),
-            "val": (tuple(h.val_subjects or h.test_subjects), h.eval_stride),
-            "test": (tuple(h.test_subjects), h.eval_stride),
+            "train": (tuple(h.train_subjects), strides["train"]),
+            "val": (tuple(h.val_subjects or h.test_subjects), strides["val"]),
+            "test": (tuple(h.test_subjects), strides["test"]),
         }
 
     def cache_files(self, split: str) -> tuple[Path, Path]:
@@ -336,8 +302,7 @@ class H36MImageDataModule(SplitLoadersMixin, pl.LightningDataModule):
             size=h.image_size, crop=h.crop, margin=h.crop_margin if h.crop == "joints" else None,
             pose3d=h.pose3d_key,
         )  # fmt: skip
-        folder = self.cache_dir / "h36m_images"
-        return folder / f"{key}.npz", folder / f"{key}.images.npy"
+        return self.processed_file(key), self.processed_file(key, ".images.npy")
 
     # --- Lightning hooks -----------------------------------------------------------------------
 

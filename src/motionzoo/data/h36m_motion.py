@@ -3,16 +3,17 @@
 Reads ``<root>/S{n}/<action>_{1,2}.txt`` (``shared/reference/datasets.md`` section 1a): one frame
 per line, 99 comma-separated values (root translation, then 32 exp-maps, joint i in columns
 [3 + 3i, 6 + 3i)), 50 Hz, the 15 actions under their lowercase file names. As HisRepItself's
-``h36motion3d.py``: every ``sample_rate``-th frame is kept (50 -> 25 Hz), columns 0:6 are zeroed
+``h36motion3d.py``: frames are kept at ``target_fps`` (every 2nd: 50 -> 25 Hz, its
+``sample_rate`` 2; see :func:`~motionzoo.data.base.frame_step`), columns 0:6 are zeroed
 (global translation and rotation removed), forward kinematics on the standard 32-joint skeleton
 (``H36M_32`` offsets, row convention; mm, Y up, the actor facing +z), and the 22 used joints are
 kept (``H36M_22``: ``[2, 3, 4, 5, 7, 8, 9, 10, 12, 13, 14, 15, 17, 18, 19, 21, 22, 25, 26, 27, 29,
-30]``). Windows of ``window`` frames start every ``stride`` frames of each sequence
-(``arange(0, T - window + 1, stride)``). Splits: train S1 S6 S7 S8 S9, val S11, test S5.
+30]``). Windows of ``clip_length`` frames start every ``stride`` frames of each sequence
+(``arange(0, T - clip_length + 1, stride)``). Splits: train S1 S6 S7 S8 S9, val S11, test S5.
 
-With ``root=None`` (or ``synthetic: true``) the procedural actions of
-:mod:`motionzoo.data.synthetic.motion_files` are first written in that file format (once,
-atomically, into the cache folder; or into ``root``) and read through the same code.
+With ``root=None`` the procedural actions of :mod:`motionzoo.data.synthetic.motion_files` are
+first written in that file format (once, atomically, into the cache folder; or into ``root`` with
+``synthetic_into_root``) and read through the same code.
 
 Batch (DESIGN.md section 3): ``motion`` (B, T, J, 3) float32 mm, ``action`` (B,) long: the
 canonical label (index into ``H36M_ACTIONS``; ``takingphoto`` is ``Photo``, ``walkingdog``
@@ -34,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from motionzoo.data.base import frame_step
 from motionzoo.data.motion_base import MotionDataModule
 from motionzoo.data.synthetic.motion_files import (
     DEFAULT_H36M_FRAMES,
@@ -115,20 +117,17 @@ class H36MMotionDataModule(MotionDataModule):
 
     Args:
         root: folder with ``S{n}/<action>_{1,2}.txt``; None uses the embedded synthetic set.
-        synthetic: write the synthetic files into ``root`` (when it is missing or empty).
         actions: actions to read (canonical ``H36M_ACTIONS`` names or lowercase file names);
             None reads all 15.
         train_subjects, val_subjects, test_subjects: HisRepItself's split.
-        window: frames per window (HG-VAE: 50).
+        clip_length: frames per window (HG-VAE: 50).
         stride: frames between training window starts (HisRepItself ``skip_rate``: 1).
-        eval_stride: the same for validation and test (default: ``stride``).
-        sample_rate: keep every n-th frame of the 50 Hz files (2: 25 Hz).
-        batch_size, eval_batch_size: loader batch sizes (eval defaults to batch_size).
-        num_workers: DataLoader workers.
-        cache_dir: where the synthetic files and processed arrays go (default
-            ``motionzoo.data.cache.default_cache_dir()``).
+        eval_stride: the same for validation and test (None: ``stride``).
+        target_fps: frame rate kept of the 50 Hz files (25: every 2nd frame).
         synthetic_seed, synthetic_frames: seed and base file length (50 Hz frames) of the
             synthetic set.
+        synthetic_into_root, cache_dir, batch_size, eval_batch_size, num_workers, pin_memory:
+            see :class:`~motionzoo.data.base.DataModule`.
     """
 
     skeleton = H36M_22
@@ -139,46 +138,32 @@ class H36MMotionDataModule(MotionDataModule):
     def __init__(
         self,
         root: str | None = None,
-        synthetic: bool = False,
+        synthetic_into_root: bool = False,
+        cache_dir: str | None = None,
         actions: tuple[str, ...] | None = None,
         train_subjects: tuple[str, ...] = ("S1", "S6", "S7", "S8", "S9"),
         val_subjects: tuple[str, ...] = ("S11",),
         test_subjects: tuple[str, ...] = ("S5",),
-        window: int = 50,
+        clip_length: int = 50,
         stride: int = 1,
         eval_stride: int | None = None,
-        sample_rate: int = 2,
+        target_fps: float = 25.0,
+        synthetic_seed: int = 0,
+        synthetic_frames: int = DEFAULT_H36M_FRAMES,
         batch_size: int = 256,
         eval_batch_size: int | None = None,
         num_workers: int = 0,
-        cache_dir: str | None = None,
-        synthetic_seed: int = 0,
-        synthetic_frames: int = DEFAULT_H36M_FRAMES,
+        pin_memory: bool | None = None,
     ):
-        super().__init__()
-        self.save_hyperparameters()
-        if sample_rate < 1:
-            raise ValueError(f"sample_rate must be >= 1, got {sample_rate}")
+        super().__init__(locals())
         self.actions = tuple(
             dict.fromkeys(_canonical_action(a) for a in actions) if actions else H36M_ACTIONS
         )
-        self._init_common(root, synthetic, cache_dir)
 
-    @property
-    def data_dir(self) -> Path:
-        """The folder read: ``root``, or the synthetic set's folder in the cache."""
-        if self.hparams.root is not None:
-            return Path(self.hparams.root).expanduser()
-        name = (
-            f"h36m_motion_seed{self.hparams.synthetic_seed}"
-            f"_frames{self.hparams.synthetic_frames}_v{MOTION_FILES_VERSION}"
-        )
-        return self.cache_dir / "synthetic" / name
-
-    def _write_synthetic(self, folder: Path) -> None:
-        write_h36m_motion_files(
-            folder, seed=self.hparams.synthetic_seed, frames=self.hparams.synthetic_frames
-        )
+    def _synthetic_set(self):
+        h = self.hparams
+        options = {"seed": h.synthetic_seed, "frames": h.synthetic_frames}
+        return write_h36m_motion_files, options, MOTION_FILES_VERSION
 
     def _subjects(self) -> dict[str, tuple[str, ...]]:
         h = self.hparams
@@ -212,14 +197,17 @@ class H36MMotionDataModule(MotionDataModule):
         return files
 
     def _options(self) -> dict:
-        return {"actions": self.actions, "sample_rate": self.hparams.sample_rate}
+        return {"actions": self.actions, "step": self._step()}
+
+    def _step(self) -> int:
+        return frame_step(H36M_MOTION_FPS, self.hparams.target_fps)
 
     def _read_split(self, split: str, files: list[Path]):
         sequences, labels, names, seconds = [], [], [], 0.0
         for path in files:
             expmap = read_expmap_txt(path)
             seconds += len(expmap) / H36M_MOTION_FPS
-            frames = torch.from_numpy(expmap[:: self.hparams.sample_rate])
+            frames = torch.from_numpy(expmap[:: self._step()])
             joints = expmap_to_joints(frames, zero_global=True)[:, list(self.skeleton.from_32)]
             sequences.append(joints.numpy().astype(np.float32))
             action = path.stem.rsplit("_", 1)[0]

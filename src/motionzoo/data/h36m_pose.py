@@ -6,9 +6,10 @@ camera coordinates (``world_to_camera``, mm), the 17 (or SemGCN's 16) joints are
 made root-relative; the 2D keypoints are trimmed to the mocap length and screen-normalised with
 that camera's resolution. One sample = one frame seen by one camera.
 
-With ``root=None`` the embedded synthetic set (:mod:`motionzoo.data.synthetic.h36m`) is written
-once in the same file format and read through the same code. The processed arrays of every
-split are cached in one ``.npz`` named by a fingerprint of the input files and the options.
+With ``root=None`` the embedded synthetic set (:mod:`motionzoo.data.synthetic.h36m`, with both
+``gt`` and ``synthetic_det`` keypoints) is written once in the same file format and read through
+the same code. The processed arrays of every split are cached in one ``.npz`` named by a
+fingerprint of the input files and the options.
 
 Batch (DESIGN.md section 3): ``pose2d`` (B, J, 2) float32 normalised, ``pose3d`` (B, J, 3)
 float32 root-relative camera mm, ``action`` (B,) long 0..14 (``H36M_ACTIONS``; -1 for a key that
@@ -20,11 +21,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 
-from motionzoo.data.base import ArrayDataset, SplitLoadersMixin
-from motionzoo.data.cache import atomic_save_npz, cached_arrays, default_cache_dir, fingerprint
+from motionzoo.data.base import ArrayDataset, DataModule, check_option
+from motionzoo.data.cache import atomic_save_npz, cached_arrays, fingerprint
 from motionzoo.data.synthetic.h36m import (
     DEFAULT_FRAMES,
     DETECTION_NAME,
@@ -46,7 +46,7 @@ _NECK_NOSE_17 = H36M_17.joint_names.index("Neck/Nose")
 _HELP = "see README#data"
 
 
-class H36MPoseDataModule(SplitLoadersMixin, pl.LightningDataModule):
+class H36MPoseDataModule(DataModule):
     """Human3.6M pose lifting (VideoPose3D / SemGCN protocol).
 
     Args:
@@ -58,44 +58,44 @@ class H36MPoseDataModule(SplitLoadersMixin, pl.LightningDataModule):
         train_subjects, test_subjects: the papers' split (S1 S5 S6 S7 S8 / S9 S11).
         val_subjects: defaults to the test subjects, as the papers validate on them.
         actions: canonical action names to keep (``H36M_ACTIONS``); None keeps all.
-        train_stride, eval_stride: frame subsampling of the training / evaluation splits.
-        batch_size, eval_batch_size: loader batch sizes (eval defaults to batch_size).
-        num_workers: DataLoader workers.
-        cache_dir: where the synthetic files and processed arrays go (default
-            ``motionzoo.data.cache.default_cache_dir()``).
+        stride, eval_stride: frame subsampling of the training / evaluation splits (None:
+            ``stride``).
         synthetic_seed, synthetic_frames: seed and base take length of the synthetic set.
+        synthetic_into_root, cache_dir, batch_size, eval_batch_size, num_workers, pin_memory:
+            see :class:`~motionzoo.data.base.DataModule`.
     """
+
+    cache_name = "h36m_pose"
+    layout = "a folder with the VideoPose3D files data_3d_h36m.npz and data_2d_h36m_<keypoints>.npz"
 
     def __init__(
         self,
         root: str | None = None,
+        synthetic_into_root: bool = False,
+        cache_dir: str | None = None,
         keypoints: str = "gt",
         num_joints: int = 17,
         train_subjects: tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8"),
         test_subjects: tuple[str, ...] = ("S9", "S11"),
         val_subjects: tuple[str, ...] | None = None,
         actions: tuple[str, ...] | None = None,
-        train_stride: int = 1,
-        eval_stride: int = 1,
+        stride: int = 1,
+        eval_stride: int | None = None,
+        synthetic_seed: int = 0,
+        synthetic_frames: int = DEFAULT_FRAMES,
         batch_size: int = 256,
         eval_batch_size: int | None = None,
         num_workers: int = 0,
-        cache_dir: str | None = None,
-        synthetic_seed: int = 0,
-        synthetic_frames: int = DEFAULT_FRAMES,
+        pin_memory: bool | None = None,
     ):
-        super().__init__()
-        self.save_hyperparameters()
-        if num_joints not in (16, 17):
-            raise ValueError(
-                f"num_joints must be 17 (VideoPose3D) or 16 (SemGCN), got {num_joints}"
-            )
+        super().__init__(locals())
+        check_option(self, "num_joints", num_joints, num_joints in (16, 17),
+                     "17 (VideoPose3D) or 16 (SemGCN)")  # fmt: skip
         unknown = [a for a in actions or () if a not in H36M_ACTIONS]
         if unknown:
             raise ValueError(f"unknown actions {unknown}; expected names from {H36M_ACTIONS}")
-        if train_stride < 1 or eval_stride < 1:
-            raise ValueError(f"strides must be >= 1, got {train_stride} and {eval_stride}")
-        if root is None and keypoints not in ("gt", DETECTION_NAME):
+        synthetic = root is None or synthetic_into_root
+        if synthetic and keypoints not in ("gt", DETECTION_NAME):
             raise ValueError(
                 f"keypoints={keypoints!r} needs the real files: the embedded synthetic set has "
                 f"'gt' and {DETECTION_NAME!r}; set root= to your VideoPose3D folder ({_HELP})"
@@ -103,21 +103,13 @@ class H36MPoseDataModule(SplitLoadersMixin, pl.LightningDataModule):
         self.skeleton: Skeleton = H36M_17 if num_joints == 17 else H36M_16
         self.num_joints = num_joints
         self.action_names = H36M_ACTIONS
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        self.datasets: dict[str, ArrayDataset] = {}
 
     # --- files -------------------------------------------------------------------------------
 
-    @property
-    def data_dir(self) -> Path:
-        """The folder read: ``root``, or the synthetic set's folder in the cache."""
-        if self.hparams.root is not None:
-            return Path(self.hparams.root).expanduser()
-        name = (
-            f"h36m_pose_seed{self.hparams.synthetic_seed}"
-            f"_frames{self.hparams.synthetic_frames}_v{SYNTHETIC_VERSION}"
-        )
-        return self.cache_dir / "synthetic" / name
+    def _synthetic_set(self):
+        h = self.hparams
+        options = {"seed": h.synthetic_seed, "frames": h.synthetic_frames}
+        return write_h36m_pose_files, options, SYNTHETIC_VERSION
 
     @property
     def path_3d(self) -> Path:
@@ -128,20 +120,8 @@ class H36MPoseDataModule(SplitLoadersMixin, pl.LightningDataModule):
         return self.data_dir / f"data_2d_h36m_{self.hparams.keypoints}.npz"
 
     def _input_files(self) -> tuple[Path, Path]:
-        """The two input files, writing the synthetic set first when root is None."""
-        if self.hparams.root is None:
-            if not (self.path_3d.exists() and self.path_2d.exists()):
-                write_h36m_pose_files(
-                    self.data_dir,
-                    seed=self.hparams.synthetic_seed,
-                    frames=self.hparams.synthetic_frames,
-                    noisy_detections=self.hparams.keypoints == DETECTION_NAME,
-                )
-        elif not self.data_dir.is_dir():
-            raise FileNotFoundError(
-                f"{self.data_dir}: folder not found; expected a folder with the VideoPose3D "
-                f"files data_3d_h36m.npz and {self.path_2d.name} ({_HELP})"
-            )
+        """The two input files (writing the synthetic set first when it is used)."""
+        self.ensure_data_dir()
         for path, what in ((self.path_3d, "3D poses"), (self.path_2d, "2D keypoints")):
             if not path.is_file():
                 raise FileNotFoundError(
@@ -162,7 +142,7 @@ class H36MPoseDataModule(SplitLoadersMixin, pl.LightningDataModule):
             splits=self._splits(),
             actions=sorted(h.actions) if h.actions else None,
         )
-        return self.cache_dir / "h36m_pose" / f"{key}.npz"
+        return self.processed_file(key)
 
     def camera_for(self, subject: str, index: int) -> Camera:
         """Camera ``index`` (0..3, VideoPose3D order) of ``subject``."""
@@ -185,13 +165,13 @@ class H36MPoseDataModule(SplitLoadersMixin, pl.LightningDataModule):
 
     def _splits(self) -> dict[str, tuple[tuple[str, ...], int]]:
         """Split -> (subjects, stride) of the splits stored in the cache."""
-        h = self.hparams
+        h, strides = self.hparams, self.split_strides()
         splits = {
-            "train": (tuple(h.train_subjects), h.train_stride),
-            "test": (tuple(h.test_subjects), h.eval_stride),
+            "train": (tuple(h.train_subjects), strides["train"]),
+            "test": (tuple(h.test_subjects), strides["test"]),
         }
         if self._stored_split("val") == "val":
-            splits["val"] = (tuple(h.val_subjects), h.eval_stride)
+            splits["val"] = (tuple(h.val_subjects), strides["val"])
         return splits
 
     def _stored_split(self, split: str) -> str:

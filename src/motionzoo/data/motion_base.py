@@ -7,23 +7,22 @@ Batch: ``motion`` (B, T, J, 3) float32 mm, ``action`` (B,) long (-1 where unknow
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_warn
 from torch.utils.data import Dataset
 
-from motionzoo.data.base import SplitLoadersMixin
-from motionzoo.data.cache import atomic_save_npz, cached_arrays, default_cache_dir, fingerprint
+from motionzoo.data.base import DataModule
+from motionzoo.data.cache import atomic_save_npz, cached_arrays, fingerprint
 from motionzoo.data.synthetic.h36m import torch_threads
-from motionzoo.data.synthetic.motion_files import atomic_directory
 from motionzoo.skeleton import Skeleton
 
 SPLITS = ("train", "val", "test")
 PROCESSING_VERSION = 1  # part of the cache fingerprint; bump when processing changes
-_HELP = "see README#data"
 
 
 class MotionWindows(Dataset):
@@ -95,41 +94,23 @@ def window_statistics(
     }
 
 
-class MotionDataModule(SplitLoadersMixin, pl.LightningDataModule):
-    """Shared machinery of the motion DataModules: synthetic files, cache, windows, statistics,
-    loaders. A subclass saves its hyperparameters (including ``root``, ``synthetic``, ``window``,
-    ``stride``, ``eval_stride``, ``batch_size``, ``eval_batch_size``, ``num_workers``) and
-    implements ``data_dir``, ``_write_synthetic``, ``_input_files``, ``_read_split`` and
-    ``_options``."""
+class MotionDataModule(DataModule):
+    """Shared machinery of the motion DataModules: cache, windows, statistics, loaders (the files
+    and the synthetic set are :class:`~motionzoo.data.base.DataModule`'s). A subclass has the
+    options ``clip_length``, ``stride``, ``eval_stride`` and ``target_fps`` besides the shared
+    ones, and implements ``_input_files``, ``_read_split`` and ``_options``."""
 
     skeleton: Skeleton
     action_names: tuple[str, ...] = ()
-    cache_name: str = "motion"
-    layout: str = ""
 
-    def _init_common(self, root: str | None, synthetic: bool, cache_dir: str | None) -> None:
-        h = self.hparams
-        if h.window < 1 or h.stride < 1 or (h.eval_stride is not None and h.eval_stride < 1):
-            raise ValueError(
-                f"window and strides must be >= 1, got window={h.window}, stride={h.stride}, "
-                f"eval_stride={h.eval_stride}"
-            )
-        self.synthetic = synthetic or root is None
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    def __init__(self, arguments: Mapping[str, Any]) -> None:
+        super().__init__(arguments)
         self.num_joints = self.skeleton.num_joints
-        self.datasets: dict[str, MotionWindows] = {}
         self.train_mean: torch.Tensor | None = None
         self.mean: torch.Tensor | None = None
         self.std: torch.Tensor | None = None
 
     # --- subclass interface --------------------------------------------------------------------
-
-    @property
-    def data_dir(self) -> Path:
-        raise NotImplementedError
-
-    def _write_synthetic(self, folder: Path) -> None:
-        raise NotImplementedError
 
     def _input_files(self) -> dict[str, list[Path]]:
         """split -> the files it reads (errors for missing folders / files)."""
@@ -140,48 +121,30 @@ class MotionDataModule(SplitLoadersMixin, pl.LightningDataModule):
         raise NotImplementedError
 
     def _options(self) -> dict:
-        """Processing options that change the cache (besides window and strides)."""
+        """Processing options that change the cache (besides clip length and strides)."""
         raise NotImplementedError
 
-    # --- files and cache -----------------------------------------------------------------------
-
-    def _ensure_files(self) -> None:
-        folder = self.data_dir
-        if self.synthetic:
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()  # an empty root to fill
-            if not folder.exists():
-                atomic_directory(folder, self._write_synthetic)
-        if not folder.is_dir():
-            raise FileNotFoundError(
-                f"{folder}: folder not found; expected {self.layout} ({_HELP}), or root: null "
-                f"for the embedded synthetic set"
-            )
-
-    def _strides(self) -> dict[str, int]:
-        h = self.hparams
-        eval_stride = h.stride if h.eval_stride is None else h.eval_stride
-        return {"train": h.stride, "val": eval_stride, "test": eval_stride}
+    # --- cache ---------------------------------------------------------------------------------
 
     def cache_file(self) -> Path:
         """The processed-array cache of this configuration, named by a fingerprint of the input
         files (path, size, mtime) and the options."""
-        self._ensure_files()
+        self.ensure_data_dir()
         files = [f for split in SPLITS for f in self._input_files()[split]]
         key = fingerprint(
             files,
             version=PROCESSING_VERSION,
-            window=self.hparams.window,
-            strides=self._strides(),
+            clip_length=self.hparams.clip_length,
+            strides=self.split_strides(),
             **self._options(),
         )
-        return self.cache_dir / self.cache_name / f"{key}.npz"
+        return self.processed_file(key)
 
     def _build(self) -> dict[str, np.ndarray]:
         """Read every split; frames, window starts, labels, names, and train statistics."""
-        self._ensure_files()
+        self.ensure_data_dir()
         inputs = self._input_files()
-        window, strides = self.hparams.window, self._strides()
+        window, strides = self.hparams.clip_length, self.split_strides()
         arrays: dict[str, np.ndarray] = {}
         with torch_threads(1):  # many small float64 ops: threads only add overhead
             for split in SPLITS:
@@ -225,7 +188,7 @@ class MotionDataModule(SplitLoadersMixin, pl.LightningDataModule):
                 arrays[f"{split}.frames"],
                 arrays[f"{split}.starts"],
                 arrays[f"{split}.action"],
-                self.hparams.window,
+                self.hparams.clip_length,
                 arrays[f"{split}.sequence"],
             )
         self.train_mean = torch.from_numpy(arrays["stats.train_mean"])

@@ -6,22 +6,23 @@ Reads the MUG folder layout (``reference/datasets.md`` section 4)::
 
 Expression folders other than the six are ignored (e.g. ``neutral``), takes whose name contains
 ``nsg`` are skipped as bad takes, and frames are sorted by the last number in their file name.
-``root=None`` (or ``synthetic: true``) first writes the procedural faces of
-:mod:`motionzoo.data.synthetic.faces` in that layout (into the cache folder, or into ``root``).
+``root=None`` first writes the procedural faces of :mod:`motionzoo.data.synthetic.faces` in that
+layout (into the cache folder, or into ``root`` with ``synthetic_into_root``).
 
-Per take the loader keeps every ``downsample``-th frame (MoCoGAN/S3VAE "speed 2"), crops the face
-and resizes it to ``size`` x ``size`` with Pillow (bilinear, antialiased), and serves clips of
+Per take the loader keeps frames at ``target_fps`` (of MUG's 19 fps, Aifanti et al. 2010; the
+default 9.5 keeps every 2nd frame, MoCoGAN/S3VAE "speed 2"), crops the face and resizes it to
+``image_size`` x ``image_size`` with Pillow (bilinear, antialiased), and serves clips of
 ``clip_length`` consecutive kept frames: a random clip per take and epoch for training, the
 middle clip for validation and test (deterministic). Takes shorter than one clip are skipped.
 
-Face crop (there is no face detector here; MoCoGAN uses an OpenCV Haar cascade): ``"bbox"``
+Face crop (there is no face detector here; MoCoGAN uses an OpenCV Haar cascade): ``"box"``
 takes the take's middle kept frame, marks the pixels that differ from the median colour of the
 image border by more than ``crop_threshold``, and crops the square around their bounding box
 enlarged by ``crop_margin``, shifted inside the image; the same box is used for every frame of the
 take, so the head's motion is kept. ``"center"`` crops the central square of ``center_fraction``
 of the short side; ``"none"`` resizes the whole image.
 
-Batches (DESIGN.md section 3): ``frames`` (B, T, 3, size, size) float32 in [-1, 1] (byte p ->
+Batches (DESIGN.md section 3): ``frames`` (B, T, 3, S, S) float32 in [-1, 1] (byte p ->
 p / 127.5 - 1), ``action`` (B,) long = ``expression`` (B,) in the order anger 0, disgust 1,
 happiness 2, fear 3, sadness 4, surprise 5 (not alphabetical), ``identity`` (B,) long: the
 subject's index among all subject folders of ``root`` sorted by name (the same in every split).
@@ -42,33 +43,31 @@ from __future__ import annotations
 import math
 import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 from PIL import Image
 from pytorch_lightning.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, Dataset
 
-from motionzoo.data.base import SplitLoadersMixin
-from motionzoo.data.cache import atomic_save_npz, default_cache_dir, fingerprint
+from motionzoo.data.base import Crop, DataModule, check_option, frame_step
+from motionzoo.data.cache import atomic_save_npz, fingerprint
 from motionzoo.data.sprites import bytes_to_unit
 from motionzoo.data.synthetic.faces import EXPRESSIONS, write_mug
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 LAYOUT = "<root>/subjects3/<subject>/<expression>/<take>/img_XXXX.jpg"
+MUG_FPS = 19.0  # the MUG cameras' frame rate (Aifanti et al. 2010)
 _SYNTHETIC_VERSION = 2
 _CACHE_VERSION = 1
 
 
 @dataclass(frozen=True)
 class Take:
-    """One take: its kept frame files (after downsampling) and labels."""
+    """One take: its kept frame files (after temporal subsampling) and labels."""
 
     subject: str
     expression: int
@@ -81,13 +80,14 @@ def _frame_number(path: Path) -> int:
     return int(numbers[-1]) if numbers else -1
 
 
-def scan_mug(root: str | os.PathLike, downsample: int = 2, min_frames: int = 1) -> list[Take]:
-    """Every usable take under ``root/subjects3``, sorted by subject, expression, take."""
+def scan_mug(root: str | os.PathLike, step: int = 2, min_frames: int = 1) -> list[Take]:
+    """Every usable take under ``root/subjects3``, sorted by subject, expression, take; every
+    ``step``-th frame of a take is kept."""
     base = Path(root) / "subjects3"
     if not base.is_dir():
         raise FileNotFoundError(
             f"{base}: not found; a MUG root holds {LAYOUT} (see README#data), "
-            f"or use synthetic: true for the procedural faces"
+            f"or use root: null for the procedural faces"
         )
     takes, short = [], 0
     for subject in sorted(p for p in base.iterdir() if p.is_dir()):
@@ -96,7 +96,7 @@ def scan_mug(root: str | os.PathLike, downsample: int = 2, min_frames: int = 1) 
                 if not take.is_dir() or "nsg" in take.name:
                     continue
                 files = [f for f in take.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES]
-                kept = sorted(files, key=lambda f: (_frame_number(f), f.name))[::downsample]
+                kept = sorted(files, key=lambda f: (_frame_number(f), f.name))[::step]
                 if len(kept) < min_frames:
                     short += int(bool(files))
                     continue
@@ -106,7 +106,7 @@ def scan_mug(root: str | os.PathLike, downsample: int = 2, min_frames: int = 1) 
     if not takes:
         raise ValueError(
             f"{base}: no usable takes; expected {LAYOUT} with expression folders "
-            f"{', '.join(EXPRESSIONS)} and at least {min_frames * downsample} frames per take"
+            f"{', '.join(EXPRESSIONS)} and at least {min_frames * step} frames per take"
         )
     return takes
 
@@ -119,7 +119,7 @@ def _open(path: Path) -> Image.Image:
 
 
 def face_box(
-    path: Path, crop: str = "bbox", margin: float = 0.15, threshold: float = 30.0,
+    path: Path, crop: str = "box", margin: float = 0.15, threshold: float = 30.0,
     center_fraction: float = 0.8,
 ) -> tuple[int, int, int, int]:  # fmt: skip
     """Crop box (left, top, right, bottom) in the pixels of the image at ``path``."""
@@ -251,39 +251,43 @@ class _WholeTakes(Dataset):
         return read_frames(frames, face_box(frames[len(frames) // 2], **self.box_args), self.size)
 
 
-class MUGDataModule(SplitLoadersMixin, pl.LightningDataModule):
+class MUGDataModule(DataModule):
     """MUG expression clips as dict batches (see the module docstring).
 
     Args:
         root: MUG root (holding ``subjects3``); None uses the procedural faces in the cache.
-        synthetic: write the procedural faces into ``root`` (if ``subjects3`` is missing).
-        num_subjects, takes_per_expression, frames_per_take, synthetic_size, image_format,
-            synthetic_seed: the procedural data (default 8 x 6 x 2 takes of 24 frames, 128 px jpg).
-        clip_length: frames per clip (after downsampling); downsample: keep every n-th frame.
-        crop, crop_margin, crop_threshold, center_fraction: the face crop; size: output side.
+        clip_length: frames per clip (after temporal subsampling).
+        target_fps: frame rate kept of MUG's 19 fps (9.5: every 2nd frame).
+        image_size: side of the output frames.
+        crop, crop_margin, crop_threshold, center_fraction: the face crop, ``"box"``,
+            ``"center"`` or ``"none"`` (see the module docstring).
         split_by: ``"subject"`` or ``"take"``; val_subjects / test_subjects: explicit subject
             folder names (subject split); val_fraction / test_fraction: seeded shares otherwise.
         clips_per_take: training items per take and epoch (each a different random clip).
-        cache: preprocess once into an ``.npz`` under ``cache_dir`` (default the zoo's cache).
+        cache: preprocess once into an ``.npz`` under ``<cache>/mug/processed``.
+        synthetic_subjects, synthetic_takes (per expression), synthetic_frames (per take),
+            synthetic_size, synthetic_image_format, synthetic_seed: the procedural data
+            (default 8 subjects x 6 x 2 takes of 24 frames, 128 px jpg).
+        synthetic_into_root, cache_dir, batch_size, eval_batch_size, num_workers, pin_memory:
+            see :class:`~motionzoo.data.base.DataModule`.
     """
+
+    cache_name = "mug"
+    layout = LAYOUT
+    crops = ("box", "center", "none")
 
     def __init__(
         self,
         root: str | None = None,
-        synthetic: bool = False,
-        num_subjects: int = 8,
-        takes_per_expression: int = 2,
-        frames_per_take: int = 24,
-        synthetic_size: int = 128,
-        image_format: Literal["jpg", "png"] = "jpg",
-        synthetic_seed: int = 0,
+        synthetic_into_root: bool = False,
+        cache_dir: str | None = None,
         clip_length: int = 8,
-        downsample: int = 2,
-        crop: Literal["bbox", "center", "none"] = "bbox",
+        target_fps: float = MUG_FPS / 2,
+        image_size: int = 64,
+        crop: Crop = "box",
         crop_margin: float = 0.15,
         crop_threshold: float = 30.0,
         center_fraction: float = 0.8,
-        size: int = 64,
         split_by: Literal["subject", "take"] = "subject",
         val_fraction: float = 0.15,
         test_fraction: float = 0.15,
@@ -292,25 +296,29 @@ class MUGDataModule(SplitLoadersMixin, pl.LightningDataModule):
         split_seed: int = 0,
         clips_per_take: int = 1,
         cache: bool = True,
-        cache_dir: str | None = None,
+        synthetic_subjects: int = 8,
+        synthetic_takes: int = 2,
+        synthetic_frames: int = 24,
+        synthetic_size: int = 128,
+        synthetic_image_format: Literal["jpg", "png"] = "jpg",
+        synthetic_seed: int = 0,
         batch_size: int = 16,
+        eval_batch_size: int | None = None,
         num_workers: int = 0,
         pin_memory: bool | None = None,
     ):
-        super().__init__()
-        self.save_hyperparameters()
-        self.synthetic = synthetic or root is None
-        if root is None:
-            tag = fingerprint(
-                n=num_subjects, takes=takes_per_expression, frames=frames_per_take,
-                size=synthetic_size, format=image_format, seed=synthetic_seed,
-                version=_SYNTHETIC_VERSION,
-            )  # fmt: skip
-            root = str(default_cache_dir() / f"mug-synthetic-{tag}")
-        self.root = Path(root)
-        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir() / "mug"
-        self.datasets: dict[str, Dataset] = {}
+        super().__init__(locals())
+        ways = ("subject", "take")
+        check_option(self, "split_by", split_by, split_by in ways, f"one of {ways}")
         self.subjects: list[str] = []
+
+    def _synthetic_set(self):
+        h = self.hparams
+        options = dict(
+            num_subjects=h.synthetic_subjects, takes=h.synthetic_takes, frames=h.synthetic_frames,
+            size=h.synthetic_size, image_format=h.synthetic_image_format, seed=h.synthetic_seed,
+        )  # fmt: skip
+        return write_mug, options, _SYNTHETIC_VERSION
 
     @property
     def box_args(self) -> dict:
@@ -325,40 +333,25 @@ class MUGDataModule(SplitLoadersMixin, pl.LightningDataModule):
         """Number of subject folders (the identity classes); valid after ``setup``."""
         return len(self.subjects)
 
-    def _scan(self) -> list[Take]:
-        return scan_mug(self.root, self.hparams.downsample, self.hparams.clip_length)
+    def _step(self) -> int:
+        return frame_step(MUG_FPS, self.hparams.target_fps)
 
-    def _write_synthetic(self) -> None:
-        if (self.root / "subjects3").is_dir():
-            return
-        h = self.hparams
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".subjects3.", dir=self.root))
-        try:  # write aside, then rename: a crash never leaves a half-written dataset
-            write_mug(
-                tmp, h.num_subjects, h.takes_per_expression, h.frames_per_take,
-                h.synthetic_size, h.image_format, h.synthetic_seed,
-            )  # fmt: skip
-            os.rename(tmp / "subjects3", self.root / "subjects3")
-        except OSError:
-            if not (self.root / "subjects3").is_dir():  # not another process winning the race
-                raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+    def _scan(self) -> list[Take]:
+        return scan_mug(self.ensure_data_dir(), self._step(), self.hparams.clip_length)
 
     def cache_path(self, takes: list[Take]) -> Path:
         h = self.hparams
         files = [f for t in takes for f in t.frames]
         tag = fingerprint(
-            files, size=h.size, downsample=h.downsample, min_frames=h.clip_length,
+            files, size=h.image_size, step=self._step(), min_frames=h.clip_length,
             version=_CACHE_VERSION, **self.box_args,
         )  # fmt: skip
-        return self.cache_dir / f"mug-{tag}.npz"
+        return self.processed_file(tag)
 
     def build_cache(self, takes: list[Take]) -> dict[str, np.ndarray]:
         """Decode, crop and resize every kept frame (in ``num_workers`` DataLoader workers)."""
         loader = DataLoader(
-            _WholeTakes(takes, self.hparams.size, self.box_args),
+            _WholeTakes(takes, self.hparams.image_size, self.box_args),
             batch_size=None,
             num_workers=self.hparams.num_workers,
         )
@@ -372,8 +365,7 @@ class MUGDataModule(SplitLoadersMixin, pl.LightningDataModule):
         }
 
     def prepare_data(self) -> None:
-        if self.synthetic:
-            self._write_synthetic()
+        self.ensure_data_dir()
         if self.hparams.cache:
             takes = self._scan()
             path = self.cache_path(takes)
@@ -396,7 +388,7 @@ class MUGDataModule(SplitLoadersMixin, pl.LightningDataModule):
             for given in (h.val_subjects, h.test_subjects):
                 if given and not set(given) <= known:
                     raise ValueError(
-                        f"{self.root}: subjects {sorted(set(given) - known)} not found; "
+                        f"{self.data_dir}: subjects {sorted(set(given) - known)} not found; "
                         f"subjects are {sorted(known)}"
                     )
             shuffled = [n for n in names[rng.permutation(len(names))]]
@@ -411,9 +403,18 @@ class MUGDataModule(SplitLoadersMixin, pl.LightningDataModule):
                 np.isin(subjects, test), "test", np.where(np.isin(subjects, val), "val", "train")
             )
         masks = {name: part == name for name in ("train", "val", "test")}
+        unit = "takes" if h.split_by == "take" else "subjects"
+        count = len(subjects) if h.split_by == "take" else len(set(subjects))
+        for name in ("val", "test"):
+            fraction = h[f"{name}_fraction"]
+            if fraction > 0 and not masks[name].any():
+                raise ValueError(
+                    f"{self.data_dir}: {name}_fraction={fraction} of {count} {unit} selects none; "
+                    f"give more {unit}, a larger fraction, or {name}_fraction=0"
+                )
         if not masks["train"].any():
             raise ValueError(
-                f"{self.root}: the split leaves no training takes; lower the fractions"
+                f"{self.data_dir}: the split leaves no training takes; lower the fractions"
             )
         return masks
 
@@ -440,8 +441,9 @@ class MUGDataModule(SplitLoadersMixin, pl.LightningDataModule):
             if cached is None:
                 chosen = [t for t, m in zip(takes, mask) if m]
                 self.datasets[split] = MUGClipsFromFiles(
-                    chosen, identity[mask], h.clip_length, random, repeats, h.size, self.box_args
-                )
+                    chosen, identity[mask], h.clip_length, random, repeats, h.image_size,
+                    self.box_args,
+                )  # fmt: skip
                 continue
             offsets = cached["offsets"]
             self.datasets[split] = MUGClipsFromCache(

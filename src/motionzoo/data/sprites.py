@@ -7,9 +7,9 @@ Reads the published arrays (``reference/datasets.md`` section 3) from ``root``::
     sprites_A_{train,test}.npy  (N, 8, 4, 6) one-hot float32, rows [body, bottom, top, hair]
     sprites_D_{train,test}.npy  (N, 8, 9) one-hot float64, label = 3 * action + direction
 
-``root=None`` (or ``synthetic: true``) writes the procedural characters of
-:mod:`motionzoo.data.synthetic.sprites` in exactly that format first (into the cache folder, or
-into ``root``) and then reads them with the same code.
+``root=None`` writes the procedural characters of :mod:`motionzoo.data.synthetic.sprites` in
+exactly that format first (into the cache folder, or into ``root`` with ``synthetic_into_root``)
+and then reads them with the same code.
 
 Batches (DESIGN.md section 3), B sequences:
 
@@ -30,14 +30,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 
-from motionzoo.data.base import ArrayDataset, SplitLoadersMixin
-from motionzoo.data.cache import default_cache_dir, fingerprint
+from motionzoo.data.base import ArrayDataset, DataModule
 from motionzoo.data.synthetic.sprites import ATTRIBUTES, write_sprites
 
 FILES = ("X", "A", "D")
+LAYOUT = "<root>/sprites_{X,A,D}_{train,test}.npy (the DSVAE arrays)"
 SHAPES = {"X": (8, 64, 64, 3), "A": (8, 4, 6), "D": (8, 9)}
 _SYNTHETIC_VERSION = 1  # bump when the procedural drawing changes, so old caches are not reused
 
@@ -71,7 +70,7 @@ def _load(root: Path, key: str, split: str) -> np.ndarray:
     if not path.exists():
         raise FileNotFoundError(
             f"{path}: missing; a Sprites root holds sprites_{{X,A,D}}_{{train,test}}.npy (the "
-            f"DSVAE arrays, see README#data), or use synthetic: true for the procedural data"
+            f"DSVAE arrays, see README#data), or use root: null for the procedural data"
         )
     array = np.load(path, mmap_mode="r")
     if array.ndim != 1 + len(SHAPES[key]) or array.shape[1:] != SHAPES[key]:
@@ -125,56 +124,56 @@ def read_sprites(root: str | Path, split: str, chunk: int = 256) -> dict[str, np
     return out
 
 
-class SpritesDataModule(SplitLoadersMixin, pl.LightningDataModule):
+class SpritesDataModule(DataModule):
     """Sprites sequences as dict batches (see the module docstring for keys and scaling).
 
     Args:
         root: folder of the DSVAE ``.npy`` files; None uses the procedural data in the cache.
-        synthetic: write the procedural data into ``root`` (if its files are missing) and use it.
-        num_characters: procedural characters, split 1000 : 296 into train and test as the real
-            1296 are (the default 22 gives 17 / 5 characters, 198 sequences, 78 MB of files).
-        synthetic_seed: seed of the procedural files' shuffle.
         val_fraction: share of the training characters held out for validation.
         split_seed: seed of that validation split.
+        synthetic_characters: procedural characters, split 1000 : 296 into train and test as the
+            real 1296 are (the default 22 gives 17 / 5 characters, 198 sequences, 78 MB of files).
+        synthetic_seed: seed of the procedural files' shuffle.
+        synthetic_into_root, cache_dir, batch_size, eval_batch_size, num_workers, pin_memory:
+            see :class:`~motionzoo.data.base.DataModule`.
     """
+
+    cache_name = "sprites"
+    layout = LAYOUT
 
     def __init__(
         self,
         root: str | None = None,
-        synthetic: bool = False,
-        num_characters: int = 22,
-        synthetic_seed: int = 0,
+        synthetic_into_root: bool = False,
+        cache_dir: str | None = None,
         val_fraction: float = 0.1,
         split_seed: int = 0,
+        synthetic_characters: int = 22,
+        synthetic_seed: int = 0,
         batch_size: int = 64,
+        eval_batch_size: int | None = None,
         num_workers: int = 0,
         pin_memory: bool | None = None,
     ):
-        super().__init__()
-        self.save_hyperparameters()
-        self.synthetic = synthetic or root is None
-        if root is None:
-            tag = fingerprint(n=num_characters, seed=synthetic_seed, version=_SYNTHETIC_VERSION)
-            root = str(default_cache_dir() / f"sprites-synthetic-{tag}")
-        self.root = Path(root)
-        self.datasets: dict[str, FrameArrayDataset] = {}
+        super().__init__(locals())
 
-    def _files(self) -> list[Path]:
-        return [self.root / f"sprites_{k}_{s}.npy" for s in ("train", "test") for k in FILES]
+    def _synthetic_set(self):
+        h = self.hparams
+        options = {"num_characters": h.synthetic_characters, "seed": h.synthetic_seed}
+        return write_sprites, options, _SYNTHETIC_VERSION
 
     def prepare_data(self) -> None:
-        if self.synthetic and not all(p.exists() for p in self._files()):
-            write_sprites(self.root, self.hparams.num_characters, seed=self.hparams.synthetic_seed)
+        self.ensure_data_dir()
 
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit", "validate") and "train" not in self.datasets:
-            train, val = self._split_characters(read_sprites(self.root, "train"))
+            train, val = self._split_characters(read_sprites(self.ensure_data_dir(), "train"))
             self.datasets["train"], self.datasets["val"] = (
                 FrameArrayDataset(train),
                 FrameArrayDataset(val),
             )
         if stage in (None, "test", "predict") and "test" not in self.datasets:
-            self.datasets["test"] = FrameArrayDataset(read_sprites(self.root, "test"))
+            self.datasets["test"] = FrameArrayDataset(read_sprites(self.ensure_data_dir(), "test"))
 
     def _split_characters(self, arrays: dict[str, np.ndarray]):
         _, character = np.unique(arrays["attributes"], axis=0, return_inverse=True)

@@ -17,7 +17,8 @@ from collections.abc import Callable
 
 import torch
 
-from motionzoo.models.graphsh import GraphSH, count_parameters
+from motionzoo.models.families.lifting import count_parameters
+from motionzoo.models.graphsh import GraphSH
 from motionzoo.models.seqres import SeqRes
 from motionzoo.nn.hourglass import SkeletalPool, SkeletalUnpool
 from motionzoo.skeleton import H36M_16
@@ -88,11 +89,15 @@ def _pooling_rows(device: torch.device, repeats: int = 200) -> list[dict]:
     """16 -> 8 -> 4 -> 8 -> 16 at batch 256 x 128 channels: gather + max vs loops over groups."""
     fine, mid = H36M_16.pool_groups
     pools = [SkeletalPool(g).to(device) for g in (fine, mid)]
+    plain_pools = [SkeletalPool(g, fused_kernels=False).to(device) for g in (fine, mid)]
     unpools = [SkeletalUnpool(g).to(device) for g in (fine, mid)]
     x = torch.randn(16, BATCH, 128, device=device)
 
     def gather() -> torch.Tensor:
         return unpools[0](unpools[1](pools[1](pools[0](x))))
+
+    def plain_gather() -> torch.Tensor:
+        return unpools[0](unpools[1](plain_pools[1](plain_pools[0](x))))
 
     def loops() -> torch.Tensor:
         coarse = _loop_pool(_loop_pool(x, fine), mid)
@@ -100,7 +105,11 @@ def _pooling_rows(device: torch.device, repeats: int = 200) -> list[dict]:
 
     torch.testing.assert_close(gather(), loops())
     rates = {}
-    for name, fn in (("gather + max", gather), ("loop over groups", loops)):
+    for name, fn in (
+        ("gather + max", gather),
+        ("plain amax", plain_gather),
+        ("loop over groups", loops),
+    ):
         fn()
         _sync(device)
         start = time.perf_counter()
@@ -133,8 +142,10 @@ def run(rounds: int = 5, steps_per_round: int = 2) -> list[dict]:
         for cls in (GraphSH, SeqRes)
         for conv in CONVS
     }
-    # Attribution: GraphSH's 21 dropout layers (SeqRes, as SemGCN, has none).
+    # Attribution: GraphSH's 21 dropout layers (SeqRes, as SemGCN, has none), and the fused
+    # kernels of motionzoo.nn.kernels against the plain PyTorch path.
     builders["GraphSH(PreAggr), dropout 0"] = lambda: GraphSH(conv="preagg", dropout=0.0)
+    builders["GraphSH(PreAggr), fused_kernels=False"] = lambda: GraphSH(fused_kernels=False)
     torch.manual_seed(0)
     models = {name: build() for name, build in builders.items()}
     steps = {name: _training_step(model, device) for name, model in models.items()}
@@ -182,6 +193,13 @@ def run(rounds: int = 5, steps_per_round: int = 2) -> list[dict]:
         {
             "benchmark": "  the same without GraphSH's dropout",
             "value": rate["GraphSH(PreAggr), dropout 0"] / rate["SeqRes(PreAggr)"],
+            "unit": "x",
+        }
+    )
+    rows.append(
+        {
+            "benchmark": "GraphSH(PreAggr) fused / plain kernels samples/s",
+            "value": rate["GraphSH(PreAggr)"] / rate["GraphSH(PreAggr), fused_kernels=False"],
             "unit": "x",
         }
     )

@@ -118,7 +118,7 @@ def _derive(
 ) -> Skeleton:
     """A sub-skeleton of ``base`` keeping joints ``keep``: each kept joint's parent is its
     nearest kept ancestor, unless ``reparent`` names another joint (VideoPose3D's shoulder
-    rewiring)."""
+    rewiring). ``from_32`` is composed through ``base``'s (None when ``base`` has none)."""
     names = tuple(base.joint_names[i] for i in keep)
     position = {j: k for k, j in enumerate(keep)}
     parents = []
@@ -129,9 +129,8 @@ def _derive(
         parents.append(position[p] if p != -1 else -1)
     for child, parent in reparent.items():
         parents[names.index(child)] = names.index(parent)
-    return Skeleton(
-        name=name, joint_names=names, parents=tuple(parents), from_32=tuple(keep), **extra
-    )
+    from_32 = None if base.from_32 is None else tuple(base.from_32[j] for j in keep)
+    return Skeleton(name=name, joint_names=names, parents=tuple(parents), from_32=from_32, **extra)
 
 
 # Bone offsets (mm) of the exp-map skeleton, HisRepItself forward_kinematics.py, reshaped (32, 3).

@@ -1,12 +1,12 @@
 """Graph convolutions against a dense per-node reference written out here, SemGConv's softmax
-over neighbours, parameter counts, and the GConv unit's dropout."""
+over neighbours, parameter counts. (The GConv unit's dropout and fused kernel: test_kernels.py.)"""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from motionzoo.nn.graph import GRAPH_CONVS, GraphConvBNReLU, graph_conv
+from motionzoo.nn.graph import GRAPH_CONVS, graph_conv
 from motionzoo.skeleton import H36M_16
 
 A = H36M_16.adjacency()  # (16, 16) row-normalised D^-1 (A + I)
@@ -91,65 +91,3 @@ def test_defaults_follow_the_papers():
 def test_unknown_kind_names_the_choices():
     with pytest.raises(ValueError, match="preagg"):
         graph_conv("chebyshev", 2, 2, A)
-
-
-def test_unit_dropout_is_inverted_and_only_in_training():
-    torch.manual_seed(2)
-    unit = GraphConvBNReLU("vanilla", C_IN, 64, A, dropout=0.25)
-    x = torch.randn(J, 128, C_IN)
-    unit.eval()
-    torch.testing.assert_close(unit(x), unit(x))
-    reference = unit(x)
-    unit.train()
-    unit.norm.eval()  # same normalisation as in eval, so only the dropout differs
-    out = unit(x)
-    kept = out != 0
-    active = reference != 0
-    assert abs((kept & active).sum() / active.sum() - 0.75) < 0.02
-    torch.testing.assert_close(out[kept], reference[kept] / 0.75)
-
-
-@pytest.mark.parametrize("norm_training", [True, False])
-def test_cpu_dropout_path_matches_batchnorm_relu_then_inverted_mask(norm_training):
-    """The unit's CPU dropout path (BN affine scaled by 1 / (1 - p), mask applied in place with
-    the ReLU) equals relu(BN(x)) * mask / (1 - p) in value, gradient and running statistics."""
-    from motionzoo.nn.graph import dropout_keep
-
-    torch.manual_seed(3)
-    unit = GraphConvBNReLU("preagg", C_IN, 16, A, dropout=0.25).double()
-    with torch.no_grad():
-        unit.norm.weight.uniform_(0.5, 1.5)
-        unit.norm.bias.uniform_(-0.5, 0.5)
-    reference = GraphConvBNReLU("preagg", C_IN, 16, A, dropout=0.0).double()
-    reference.load_state_dict(unit.state_dict())
-    for module in (unit, reference):
-        module.train()
-        module.norm.train(norm_training)
-    x = torch.randn(J, 64, C_IN, dtype=torch.float64)
-    grad = torch.randn(J, 64, 16, dtype=torch.float64)
-
-    torch.manual_seed(5)
-    out = unit(x)
-    torch.manual_seed(5)
-    keep = dropout_keep(out, 0.25)  # the same draw
-    expected = reference(x) * keep / 0.75
-    torch.testing.assert_close(out, expected)
-    params, ref_params = list(unit.parameters()), list(reference.parameters())
-    for got, want in zip(
-        torch.autograd.grad(out, params, grad), torch.autograd.grad(expected, ref_params, grad)
-    ):
-        torch.testing.assert_close(got, want)
-    for name in ("running_mean", "running_var", "num_batches_tracked"):
-        torch.testing.assert_close(getattr(unit.norm, name), getattr(reference.norm, name))
-    assert 0.7 < keep.double().mean() < 0.8
-
-
-def test_dropout_keep_the_requested_fraction():
-    from motionzoo.nn.graph import dropout_keep
-
-    torch.manual_seed(0)
-    x = torch.empty(200_000)
-    for p in (0.25, 0.5, 0.0625, 0.75, 0.1, 0.0):  # 1, 2, 4, 8 bits; 0.1: the 16-bit path
-        keep = dropout_keep(x, p)
-        assert set(keep.unique().tolist()) <= {0, 1}
-        assert abs(1 - keep.double().mean().item() - p) < 0.005

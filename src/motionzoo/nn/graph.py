@@ -25,15 +25,19 @@ Initialisation is the public code's (SemGCN, Liu et al., the GraphSH port): weig
 weights start much smaller than a per-matrix Glorot init would make them); bias
 U(+-1/sqrt(C_out)). It matters for a network's last graph conv (no BatchNorm after it): with a
 per-matrix Glorot init SeqRes starts with outputs of metres and trained markedly worse.
+
+``GraphConvBNReLUDropout`` is the GConv unit the networks stack: graph conv -> BatchNorm -> ReLU
+-> Dropout (its fused CPU kernel lives in ``motionzoo.nn.kernels``).
 """
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
 from torch import nn
+
+from motionzoo.nn.kernels import batch_norm_relu_dropout
 
 
 class GraphConv(nn.Module):
@@ -218,12 +222,19 @@ def graph_conv(
     return GRAPH_CONVS[kind](in_features, out_features, adjacency, decouple=decouple, bias=bias)
 
 
-class GraphConvBNReLU(nn.Module):
-    """Graph conv -> BatchNorm over channels -> ReLU -> Dropout: the GConv unit of GraphSH's
-    hourglass and of SemGCN's residual blocks.
+class GraphConvBNReLUDropout(nn.Module):
+    """The GConv unit of GraphSH's hourglass and of SemGCN's residual blocks: graph conv ->
+    BatchNorm over channels -> ReLU -> Dropout(p).
 
     x: (J, B, C_in) node-major -> (J, B, C_out). BatchNorm statistics are over nodes and batch,
     per channel (SemGCN's ``BatchNorm1d`` on (B, C, J)).
+
+    Args:
+        kind, in_features, out_features, adjacency, decouple: the graph conv (``graph_conv``).
+        dropout: p, the probability of zeroing an activation in training (inverted dropout).
+        fused_kernels: in training on CPU with p > 0, run BatchNorm -> ReLU -> Dropout as one
+            kernel (``motionzoo.nn.kernels.batch_norm_relu_dropout``: the same computation,
+            another random stream); ``False`` always runs the modules below.
     """
 
     def __init__(
@@ -234,135 +245,24 @@ class GraphConvBNReLU(nn.Module):
         adjacency: torch.Tensor,
         dropout: float = 0.0,
         decouple: bool | None = None,
+        fused_kernels: bool = True,
     ):
         super().__init__()
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
         self.conv = graph_conv(kind, in_features, out_features, adjacency, decouple)
         self.norm = nn.BatchNorm1d(out_features)
-        self.dropout = dropout
+        self.relu = nn.ReLU(inplace=True)
+        self.dropout = nn.Dropout(dropout)
+        self.fused_kernels = fused_kernels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (J, B, C_in) node-major -> (J, B, C_out)."""
         x = self.conv(x)
-        if not (self.training and self.dropout > 0):
-            return torch.relu(self.norm(x.flatten(0, 1))).view_as(x)
-        if x.is_cuda:
-            x = self.norm(x.flatten(0, 1)).view_as(x)
-            return nn.functional.dropout(torch.relu(x), self.dropout, training=True)
-        return _batch_norm_relu_dropout(self.norm, x.flatten(0, 1), self.dropout).view_as(x)
+        flat, p = x.flatten(0, 1), self.dropout.p  # (J * B, C): BatchNorm over nodes and batch
+        if self.fused_kernels and self.training and p > 0 and x.device.type == "cpu":
+            return batch_norm_relu_dropout(self.norm, flat, p).view_as(x)
+        return self.dropout(self.relu(self.norm(flat))).view_as(x)
 
     def extra_repr(self) -> str:
-        return f"dropout={self.dropout}"
-
-
-def _batch_norm_relu_dropout(norm: nn.BatchNorm1d, x: torch.Tensor, p: float) -> torch.Tensor:
-    """dropout(relu(norm(x)), p) on CPU as one autograd node (``_BatchNormReLUDropout``), with
-    ``nn.BatchNorm1d.forward``'s running-statistics update and counter."""
-    momentum = 0.0 if norm.momentum is None else norm.momentum
-    if norm.training and norm.track_running_stats and norm.num_batches_tracked is not None:
-        norm.num_batches_tracked.add_(1)
-        if norm.momentum is None:  # cumulative moving average
-            momentum = 1.0 / float(norm.num_batches_tracked)
-    batch_stats = norm.training or norm.running_mean is None
-    track = not norm.training or norm.track_running_stats
-    weight, bias = norm.weight, norm.bias
-    if not norm.affine:
-        weight, bias = x.new_ones(x.shape[1]), x.new_zeros(x.shape[1])
-    return _BatchNormReLUDropout.apply(
-        x,
-        weight,
-        bias,
-        norm.running_mean if track else None,
-        norm.running_var if track else None,
-        batch_stats,
-        momentum,
-        norm.eps,
-        p,
-    )
-
-
-class _BatchNormReLUDropout(torch.autograd.Function):
-    """relu(BN(x)) * m / (1 - p) = relu(BN'(x)) * m for a 0 / 1 dropout mask m, where BN' has
-    the affine weight and bias scaled by 1 / (1 - p) (a positive scale commutes with the ReLU).
-
-    The mask (``dropout_keep``, integer) is applied in place with the ReLU: no float mask is
-    built, and the backward is one threshold on the output (a dropped or negative entry gives
-    0), which the next layer keeps anyway, so no mask is saved. BN forward and backward are
-    ATen's fused kernels; the whole unit is one autograd node instead of four.
-    x: (N, C) -> (N, C).
-    """
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, running_mean, running_var, batch_stats, momentum, eps, p):
-        scale = 1.0 / (1.0 - p)
-        scaled_weight = weight * scale
-        out, mean, invstd = torch.ops.aten.native_batch_norm(
-            x, scaled_weight, bias * scale, running_mean, running_var, batch_stats, momentum, eps
-        )
-        out.mul_(dropout_keep(out, p)).relu_()
-        ctx.save_for_backward(x, scaled_weight, running_mean, running_var, mean, invstd, out)
-        ctx.batch_stats, ctx.eps, ctx.scale = batch_stats, eps, scale
-        return out
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad):
-        x, scaled_weight, running_mean, running_var, mean, invstd, out = ctx.saved_tensors
-        grad_x, grad_weight, grad_bias = torch.ops.aten.native_batch_norm_backward(
-            torch.ops.aten.threshold_backward(grad, out, 0.0),
-            x,
-            scaled_weight,
-            running_mean,
-            running_var,
-            mean,
-            invstd,
-            ctx.batch_stats,
-            ctx.eps,
-            [ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.needs_input_grad[2]],
-        )
-        if grad_weight is not None:
-            grad_weight = grad_weight.mul_(ctx.scale)
-        if grad_bias is not None:
-            grad_bias = grad_bias.mul_(ctx.scale)
-        return grad_x, grad_weight, grad_bias, None, None, None, None, None, None
-
-
-_INT64 = torch.iinfo(torch.int64)
-
-
-def dropout_keep(x: torch.Tensor, p: float) -> torch.Tensor:
-    """Dropout's keep mask for ``x``: 1 with probability 1 - p, else 0; x's shape, an integer
-    dtype (uint8, or int16 on the 16-bit path).
-
-    Each entry takes the fewest random bits that give p exactly: b = 1, 2, 4 or 8 bits when
-    p 2**b is an integer (p = 0.25: 2 bits, 32 entries per 64-bit draw), otherwise 16 bits (p
-    rounded to 1/65536). The bits are unpacked and thresholded in uint8 / int16 arithmetic only.
-    On CPU the random draws dominate, and boolean masks (comparisons, ``masked_fill``,
-    ``where``) cost ten times a float pass: this is about 5x cheaper than ``torch.rand`` and
-    far cheaper than ``nn.Dropout``'s ``bernoulli_``.
-    """
-    bits = next((b for b in (1, 2, 4, 8) if float(p * 2**b).is_integer()), 16)
-    threshold = round(p * 2**bits)  # the `threshold` lowest of the 2**bits levels are dropped
-    n, per_draw = x.numel(), 64 // bits
-    draws = torch.randint(
-        _INT64.min, _INT64.max, (-(-n // per_draw),), dtype=torch.int64, device=x.device
-    )
-    if bits == 16:
-        level = draws.view(torch.int16)[:n].view(x.shape)
-        first_kept = threshold - 2**15  # int16 levels start at -2**15
-    else:
-        packed = draws.view(torch.uint8)
-        if bits < 8:  # each byte holds 8 // bits levels: (8 // bits, bytes) -> flat
-            packed = (packed >> _shifts(bits, x.device)).bitwise_and_(2**bits - 1).view(-1)
-        level, first_kept = packed[:n].view(x.shape), threshold
-    if first_kept == torch.iinfo(level.dtype).min:  # p = 0: every level is kept
-        return torch.ones_like(level)
-    # clamp to {first_kept - 1, first_kept}, minus (first_kept - 1): 0 dropped, 1 kept
-    return level.clamp(first_kept - 1, first_kept).sub_(first_kept - 1)
-
-
-@functools.cache
-def _shifts(bits: int, device: torch.device) -> torch.Tensor:
-    """(8 // bits, 1) uint8 bit offsets of the levels packed in a byte."""
-    return torch.arange(0, 8, bits, dtype=torch.uint8, device=device)[:, None]
+        return f"fused_kernels={self.fused_kernels}"

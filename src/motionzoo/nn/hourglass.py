@@ -15,7 +15,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from motionzoo.nn.graph import GraphConvBNReLU
+from motionzoo.nn.graph import GraphConvBNReLUDropout
+from motionzoo.nn.kernels import pair_max
 
 Groups = Sequence[Sequence[int]]
 
@@ -31,49 +32,22 @@ def _check_partition(groups: Groups) -> int:
     return len(flat)
 
 
-class _PairMax(torch.autograd.Function):
-    """max(x[first_k], x[second_k]) for each pair k of a pairing of the nodes, with a backward in
-    float arithmetic: about 2x cheaper on CPU than ``amax``'s (equality masks, counts, scatter).
-
-    ``pairs`` is the (2K,) index [first; second] and ``inverse`` its inverse permutation (the pairs
-    partition the fine nodes), so both directions are one gather. The gradient goes to the larger
-    member, split in halves at ties (as ``amax``).
-    """
-
-    @staticmethod
-    def forward(ctx, x, pairs, inverse):
-        a, b = x.index_select(0, pairs).unflatten(0, (2, -1))
-        if ctx.needs_input_grad[0]:
-            # share of the first member: 1 where it is larger, 1/2 at a tie, else 0 (float
-            # arithmetic: torch.heaviside is not vectorised on CPU, 10x slower)
-            ctx.save_for_backward(torch.sub(a, b).sign_().add_(1.0).mul_(0.5), inverse)
-        return torch.maximum(a, b)
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad):
-        share, inverse = ctx.saved_tensors
-        shares = grad.new_empty(2, *grad.shape)
-        torch.mul(grad, share, out=shares[0])
-        torch.sub(grad, shares[0], out=shares[1])
-        return shares.flatten(0, 1).index_select(0, inverse), None, None
-
-
 class SkeletalPool(nn.Module):
     """Max over each group of fine nodes: x (N_fine, B, C) node-major -> (N_coarse, B, C).
 
-    One gather and a max. Tables of pairs (GraphSH's) use ``_PairMax``; groups of other or
-    unequal sizes a gather padded by repeating a member (which leaves the max unchanged) + amax.
+    One gather (groups of unequal sizes padded by repeating a member, which leaves the max
+    unchanged) and an amax over each group. With ``fused_kernels``, a table of pairs
+    (GraphSH's) uses ``motionzoo.nn.kernels.pair_max`` instead: the same values and gradients.
     """
 
-    def __init__(self, groups: Groups):
+    def __init__(self, groups: Groups, fused_kernels: bool = True):
         super().__init__()
         self.num_fine = _check_partition(groups)
         self.num_coarse = len(groups)
         size = max(len(g) for g in groups)
         index = torch.tensor([list(g) + [g[0]] * (size - len(g)) for g in groups])
-        self.pairs = all(len(g) == 2 for g in groups)
         self.register_buffer("index", index, persistent=False)
+        self.pairs = fused_kernels and all(len(g) == 2 for g in groups)
         if self.pairs:
             pairs = index.t().flatten()  # [first members; second members], a permutation
             self.register_buffer("pair_index", pairs, persistent=False)
@@ -81,13 +55,13 @@ class SkeletalPool(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.pairs:
-            return _PairMax.apply(x, self.pair_index, self.pair_inverse)
+            return pair_max(x, self.pair_index, self.pair_inverse)
         # (N_coarse * G, B, C) gathered -> (N_coarse, G, B, C) -> max over the group.
         gathered = x.index_select(0, self.index.flatten())
         return gathered.unflatten(0, self.index.shape).amax(dim=1)
 
     def extra_repr(self) -> str:
-        return f"{self.num_fine} -> {self.num_coarse} nodes"
+        return f"{self.num_fine} -> {self.num_coarse} nodes, pair_max={self.pairs}"
 
 
 class SkeletalUnpool(nn.Module):
@@ -126,6 +100,8 @@ class GraphHourglass(nn.Module):
         conv: graph convolution name (``motionzoo.nn.graph.GRAPH_CONVS``).
         dropout: dropout after each GConv's ReLU.
         decouple: separate self / neighbour weights; ``None`` takes the conv's default.
+        fused_kernels: the GConvs' and pools' fused CPU kernels (``motionzoo.nn.kernels``);
+            ``False``: plain BatchNorm -> ReLU -> Dropout and gather + amax.
 
     x: (J, B, widths[0]) node-major -> (J, B, widths[0]).
     """
@@ -138,6 +114,7 @@ class GraphHourglass(nn.Module):
         conv: str = "preagg",
         dropout: float = 0.25,
         decouple: bool | None = None,
+        fused_kernels: bool = True,
     ):
         super().__init__()
         scales = len(adjacencies)
@@ -154,15 +131,15 @@ class GraphHourglass(nn.Module):
                     f"but the adjacencies have {fine} -> {coarse}"
                 )
         deeper = [widths[min(s + 1, scales - 1)] for s in range(scales)]
-        self.down = nn.ModuleList(
-            GraphConvBNReLU(conv, widths[s], deeper[s], adjacencies[s], dropout, decouple)
-            for s in range(scales)
-        )
-        self.up = nn.ModuleList(
-            GraphConvBNReLU(conv, deeper[s], widths[s], adjacencies[s], dropout, decouple)
-            for s in range(scales - 1)
-        )
-        self.pool = nn.ModuleList(SkeletalPool(groups) for groups in pool_groups)
+
+        def gconv(s: int, c_in: int, c_out: int) -> GraphConvBNReLUDropout:
+            return GraphConvBNReLUDropout(
+                conv, c_in, c_out, adjacencies[s], dropout, decouple, fused_kernels
+            )
+
+        self.down = nn.ModuleList(gconv(s, widths[s], deeper[s]) for s in range(scales))
+        self.up = nn.ModuleList(gconv(s, deeper[s], widths[s]) for s in range(scales - 1))
+        self.pool = nn.ModuleList(SkeletalPool(groups, fused_kernels) for groups in pool_groups)
         self.unpool = nn.ModuleList(SkeletalUnpool(groups) for groups in pool_groups)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

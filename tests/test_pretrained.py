@@ -1,4 +1,6 @@
-"""Pretrained checkpoints: manifest round trip, sha256 refusal, the shipped checkpoints load."""
+"""Pretrained checkpoints: manifest round trip, sha256 refusal, the shipped checkpoints load; the
+one checkpoint loader (`load_model`) takes names, zoo weights files and Lightning checkpoints and
+runs no pickled code."""
 
 from __future__ import annotations
 
@@ -9,7 +11,13 @@ import torch
 
 import motionzoo
 from motionzoo.models.linear import LinearLifter
-from motionzoo.pretrained import ChecksumError, load_pretrained, read_manifest, save_pretrained
+from motionzoo.pretrained import (
+    ChecksumError,
+    load_model,
+    load_pretrained,
+    read_manifest,
+    save_pretrained,
+)
 
 
 @pytest.fixture
@@ -82,3 +90,57 @@ def test_half_precision_storage_halves_the_file_and_loads_as_float32(tmp_path):
     assert all(p.dtype == torch.float32 for p in loaded.parameters())
     x = torch.randn(4, 16, 2)
     torch.testing.assert_close(loaded(x), model(x), atol=2.0, rtol=1e-2)  # mm
+
+
+def test_load_model_takes_a_zoo_weights_file_and_checks_the_manifest_beside_it(saved):
+    model, directory = saved
+    x = torch.randn(3, 16, 2)
+    torch.testing.assert_close(load_model(directory / "tiny.ckpt")(x), model(x))
+    path = directory / "tiny.ckpt"
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ChecksumError, match="tiny.ckpt"):
+        load_model(path)
+
+
+def test_load_model_takes_a_lightning_checkpoint(tiny_checkpoint):
+    model = load_model(tiny_checkpoint)
+    assert isinstance(model, LinearLifter) and not model.training
+    state = torch.load(tiny_checkpoint, weights_only=True)["state_dict"]
+    torch.testing.assert_close(model.state_dict(), state)
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_load_model_runs_no_pickled_code(tmp_path):
+    marker = tmp_path / "ran"
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": {"x": _Payload(marker)}}, path)
+    with pytest.raises(ValueError, match="evil.ckpt: not a readable checkpoint"):
+        load_model(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "class_path", ["os.system", "torch.nn.Linear", "motionzoo.pretrained.Path"]
+)
+def test_load_model_imports_only_zoo_models(tmp_path, class_path):
+    path = tmp_path / "foreign.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": {"_class_path": class_path}}, path)
+    with pytest.raises(ValueError, match="class_path"):
+        load_model(path)
+
+
+def test_load_model_names_what_it_accepts(tmp_path):
+    with pytest.raises(FileNotFoundError, match="neither a pretrained name"):
+        load_model(tmp_path / "missing.ckpt")
+    (tmp_path / "empty.ckpt").write_bytes(b"")
+    with pytest.raises(ValueError, match="empty.ckpt"):
+        load_model(tmp_path / "empty.ckpt")

@@ -75,9 +75,42 @@ def verify_sha256(path: str | os.PathLike, expected: str) -> None:
         )
 
 
-def _import(class_path: str) -> type:
+def _import(class_path: str, base: type = pl.LightningModule) -> type:
+    """The zoo class named by ``class_path``, a subclass of ``base``; only ``motionzoo`` modules
+    are imported, so a checkpoint cannot make the loader import other code."""
     module, _, name = class_path.rpartition(".")
-    return getattr(importlib.import_module(module), name)
+    if module.split(".")[0] != "motionzoo":
+        raise ValueError(f"class_path {class_path!r} is not a motionzoo model")
+    cls = getattr(importlib.import_module(module), name, None)
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise ValueError(f"class_path {class_path!r} does not name a motionzoo {base.__name__}")
+    return cls
+
+
+def _read_weights(path: Path, map_location) -> dict[str, Any]:
+    """A checkpoint's tensors and plain values (``weights_only``: no pickled code runs)."""
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:
+        raise ValueError(
+            f"{path}: not a readable checkpoint of tensors and plain values ({error})"
+        ) from error
+    if not isinstance(payload, dict) or not {"state_dict", "hyper_parameters"} <= set(payload):
+        raise ValueError(f"{path}: expected a checkpoint with 'state_dict' and 'hyper_parameters'")
+    return payload
+
+
+def _build(payload: dict[str, Any], class_path: str | None, path: Path) -> pl.LightningModule:
+    hparams = payload["hyper_parameters"]
+    class_path = class_path or hparams.get("_class_path")
+    if class_path is None:
+        raise ValueError(
+            f"{path}: the hyper-parameters do not name the model class (_class_path) and no "
+            f"manifest.json beside it lists the file"
+        )
+    model = _import(class_path)(**{k: v for k, v in hparams.items() if not k.startswith("_")})
+    model.load_state_dict(payload["state_dict"])
+    return model.eval()
 
 
 def load_pretrained(
@@ -90,11 +123,28 @@ def load_pretrained(
     if not path.exists():
         raise FileNotFoundError(f"{path}: weights of pretrained {name!r} are missing")
     verify_sha256(path, info["sha256"])
-    payload = torch.load(path, map_location=map_location, weights_only=True)
-    hparams = {k: v for k, v in payload["hyper_parameters"].items() if not k.startswith("_")}
-    model = _import(info["class_path"])(**hparams)
-    model.load_state_dict(payload["state_dict"])
-    return model.eval()
+    return _build(_read_weights(path, map_location), info["class_path"], path)
+
+
+def load_model(
+    name_or_path: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> pl.LightningModule:
+    """A model in eval mode from a pretrained name (:func:`load_pretrained`) or a checkpoint file
+    (a Lightning ``.ckpt`` or a zoo weights file). A file listed by the ``manifest.json`` beside
+    it is checked against its sha256 first. Only tensors and plain values are unpickled."""
+    manifest = read_manifest()
+    if str(name_or_path) in manifest:
+        return load_pretrained(str(name_or_path), map_location)
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{name_or_path}: neither a pretrained name ({sorted(manifest)}) nor a checkpoint file"
+        )
+    entry = next((e for e in read_manifest(path.parent).values() if e["file"] == path.name), None)
+    if entry is not None:
+        verify_sha256(path, entry["sha256"])
+    payload = _read_weights(path, map_location)
+    return _build(payload, entry["class_path"] if entry else None, path)
 
 
 def _plain(value: Any) -> Any:

@@ -40,7 +40,7 @@ def run() -> list[dict]:
         for size in (64, 256):
             dm = H36MImageDataModule(
                 root=str(Path(tmp) / "h36m"), image_size=size, train_subjects=("S1", "S5", "S9"),
-                test_subjects=(), train_stride=5, batch_size=64, cache_dir=str(Path(tmp) / "c"),
+                test_subjects=(), stride=5, batch_size=64, cache_dir=str(Path(tmp) / "c"),
             )  # fmt: skip
             start = time.perf_counter()
             dm.prepare_data()

@@ -49,7 +49,7 @@ def _windows_per_second(loader, seconds: float = 0.4, trials: int = 3) -> float:
 
 def _bench(name: str, dm: MotionDataModule) -> list[dict]:
     start = time.perf_counter()
-    dm._ensure_files()
+    dm.ensure_data_dir()
     written = time.perf_counter() - start
     start = time.perf_counter()
     dm.prepare_data()

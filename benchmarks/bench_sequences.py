@@ -29,8 +29,8 @@ def run() -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         common = dict(
-            root=str(Path(tmp) / "mug"), synthetic=True, num_subjects=4, takes_per_expression=2,
-            frames_per_take=32, split_by="take", val_fraction=0.0, test_fraction=0.0,
+            root=str(Path(tmp) / "mug"), synthetic_into_root=True, synthetic_subjects=4,
+            synthetic_takes=2, synthetic_frames=32, split_by="take", val_fraction=0.0, test_fraction=0.0,
             batch_size=32, cache_dir=str(Path(tmp) / "cache"),
         )  # fmt: skip
         disk = MUGDataModule(cache=False, **common)
@@ -49,11 +49,14 @@ def run() -> list[dict]:
         ]  # fmt: skip
 
         sprites = SpritesDataModule(
-            root=str(Path(tmp) / "sprites"), synthetic=True, num_characters=12, batch_size=32
+            root=str(Path(tmp) / "sprites"),
+            synthetic_into_root=True,
+            synthetic_characters=12,
+            batch_size=32,
         )
         sprites.prepare_data()
         start = time.perf_counter()
-        count = len(read_sprites(sprites.root, "train")["frames"])
+        count = len(read_sprites(sprites.data_dir, "train")["frames"])
         read = count / (time.perf_counter() - start)
         sprites.setup("fit")
         rows += [

@@ -23,14 +23,15 @@ import pytorch_lightning as pl
 import torch
 
 from motionzoo.data.h36m_pose import H36MPoseDataModule
-from motionzoo.models.graphsh import GraphSH, count_parameters
+from motionzoo.models.families.lifting import count_parameters
+from motionzoo.models.graphsh import GraphSH
 from motionzoo.models.linear import LinearLifter
 from motionzoo.models.seqres import SeqRes
 from motionzoo.pretrained import save_pretrained
 from motionzoo.trainer import make_trainer
 
 CONFIG = "configs/graphsh/h36m_synthetic.yaml"
-SPLIT = dict(root=None, keypoints="gt", num_joints=16, train_stride=2, eval_stride=4)
+SPLIT = dict(root=None, keypoints="gt", num_joints=16, stride=2, eval_stride=4)
 
 
 def train_and_test(model: pl.LightningModule, epochs: int, seed: int, log_dir: str) -> dict:

@@ -61,7 +61,7 @@ def main() -> None:
         model, NAME, config=CONFIG,
         training_data=(
             f"synthetic Human3.6M renders (H36MImageDataModule root null, {data.image_size} px, "
-            f"train_stride {data.train_stride}, eval_stride {data.eval_stride}), train S1 S5 S6 "
+            f"stride {data.stride}, eval_stride {data.eval_stride}), train S1 S5 S6 "
             f"S7 S8, test S9 S11; {epochs:.1f} epochs, batch {data.batch_size} ({minutes:.0f} min on {args.threads} CPU "
             f"thread(s)), best by val/mpjpe_rgb"
         ),

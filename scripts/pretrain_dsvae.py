@@ -27,10 +27,9 @@ from motionzoo.experiments.disentangle import (
     DATASETS,
     evaluate,
     format_tables,
-    load_model,
     load_test_data,
 )
-from motionzoo.pretrained import save_pretrained
+from motionzoo.pretrained import load_model, save_pretrained
 
 REPO = Path(__file__).resolve().parents[1]
 NAME, CONFIG = "dsvae-sprites-synthetic", "configs/dsvae/sprites_synthetic.yaml"

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--log-dir", default=str(Path(tempfile.gettempdir()) / "motionzoo_hvae"))
     args, extra = parser.parse_known_args(argv)  # extra: LightningCLI overrides, e.g.
-    # --model.init_args.lr=0.001 --data.init_args.num_characters=60
+    # --model.init_args.lr=0.001 --data.init_args.synthetic_characters=60
     torch.set_num_threads(args.threads)
     name, config = RUNS[args.variant]
     minutes = int(args.minutes)
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                      "--trainer.enable_progress_bar", "false",
                      "--trainer.max_time", f"00:00:{minutes:02d}:{seconds:02d}",
                      "--data.init_args.root", str(Path(data_dir) / "sprites"),
-                     "--data.init_args.synthetic", "true"]  # fmt: skip
+                     "--data.init_args.synthetic_into_root", "true"]  # fmt: skip
         if args.max_epochs:
             overrides += ["--trainer.max_epochs", str(args.max_epochs)]
         if args.init:
@@ -155,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         path = save_pretrained(
             model, name, config=config,
             training_data=f"procedural Sprites (motionzoo.data.synthetic.sprites), "
-            f"{data['num_characters']} characters split 1000:296, seed {data['synthetic_seed']}; "
+            f"{data['synthetic_characters']} characters split 1000:296, "
+            f"seed {data['synthetic_seed']}; "
             f"{earlier}{epochs}; metrics on the unseen test characters",
             metrics=metrics,
             description=f"small HamiltonianVAE ({args.variant} operators), narrow networks; "

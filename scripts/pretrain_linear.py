@@ -14,8 +14,7 @@ import tempfile
 from pathlib import Path
 
 from motionzoo.cli import build_cli
-from motionzoo.models.linear import LinearLifter
-from motionzoo.pretrained import save_pretrained
+from motionzoo.pretrained import load_model, save_pretrained
 
 CONFIG = "configs/linear/h36m_synthetic.yaml"
 
@@ -43,7 +42,7 @@ def main() -> None:
     )
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     best = cli.trainer.checkpoint_callback.best_model_path
-    model = LinearLifter.load_from_checkpoint(best, map_location="cpu")
+    model = load_model(best)
     results = cli.trainer.test(model, datamodule=cli.datamodule, verbose=False)[0]
     metrics = {k: v for k, v in results.items() if k.startswith("test/") and "per_action" not in k}
     path = save_pretrained(

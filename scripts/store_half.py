@@ -18,7 +18,7 @@ import torch
 
 from motionzoo.data.frames import FramesDataModule
 from motionzoo.data.h36m_pose import H36MPoseDataModule
-from motionzoo.models.lifting import LiftingModule
+from motionzoo.models.families.lifting import LiftingModule
 from motionzoo.models.vaegan import VAEGAN
 from motionzoo.pretrained import load_pretrained, pretrained_info, save_pretrained
 from motionzoo.trainer import make_trainer
@@ -40,8 +40,8 @@ def evaluate_vaegan(model: VAEGAN) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         source = {
             "class_path": "motionzoo.data.sprites.SpritesDataModule",
-            "init_args": {"root": str(Path(tmp) / "sprites"), "synthetic": True,
-                          "num_characters": 22, "val_fraction": 0.1},
+            "init_args": {"root": str(Path(tmp) / "sprites"), "synthetic_into_root": True,
+                          "synthetic_characters": 22, "val_fraction": 0.1},
         }  # fmt: skip
         data = FramesDataModule(source, frames_per_sequence=None, batch_size=32)
         data.prepare_data()

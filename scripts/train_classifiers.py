@@ -44,13 +44,14 @@ def describe_data(datamodule) -> str:
     kind = type(datamodule).__name__
     if kind == "SpritesDataModule":
         return (
-            f"procedural Sprites (motionzoo.data.synthetic.sprites), {h['num_characters']} "
+            f"procedural Sprites (motionzoo.data.synthetic.sprites), {h['synthetic_characters']} "
             f"characters split 1000:296, seed {h['synthetic_seed']}; test = unseen characters"
         )
     return (
-        f"procedural MUG faces (motionzoo.data.synthetic.faces), {h['num_subjects']} subjects x 6 "
-        f"expressions x {h['takes_per_expression']} takes of {h['frames_per_take']} frames "
-        f"({h['synthetic_size']} px {h['image_format']}), split by {h['split_by']}; "
+        f"procedural MUG faces (motionzoo.data.synthetic.faces), {h['synthetic_subjects']} "
+        f"subjects x 6 "
+        f"expressions x {h['synthetic_takes']} takes of {h['synthetic_frames']} frames "
+        f"({h['synthetic_size']} px {h['synthetic_image_format']}), split by {h['split_by']}; "
         f"test = {h['test_fraction']:.0%} held-out takes"
     )
 
@@ -62,7 +63,7 @@ def train(key: str, args: argparse.Namespace, data_dir: Path) -> bool:
                  "--trainer.enable_progress_bar", "false",
                  # the procedural data goes to a scratch folder, not the user's cache
                  "--data.init_args.root", str(data_dir / key),
-                 "--data.init_args.synthetic", "true"]  # fmt: skip
+                 "--data.init_args.synthetic_into_root", "true"]  # fmt: skip
     if key == "mug":
         overrides += ["--data.init_args.cache_dir", str(data_dir / "mug_cache")]
     if args.max_epochs:

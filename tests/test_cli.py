@@ -76,7 +76,7 @@ def test_a_nested_datamodule_records_its_own_hyperparameters(tmp_path):
     )
     outer, source = cli.datamodule.hparams, cli.datamodule.source.hparams
     assert outer["frames_per_sequence"] == 4
-    assert source["num_subjects"] == 10 and source["downsample"] == 2
+    assert source["synthetic_subjects"] == 10 and source["target_fps"] == 9.5
     assert "frames_per_sequence" not in source
 
 

@@ -38,7 +38,7 @@ def sprites(tmp_path_factory):
     from motionzoo.data.sprites import SpritesDataModule
 
     root = tmp_path_factory.mktemp("sprites")
-    dm = SpritesDataModule(root=str(root), synthetic=True, num_characters=6, batch_size=64)
+    dm = SpritesDataModule(root=str(root), synthetic_into_root=True, synthetic_characters=6)
     dm.prepare_data()
     dm.setup("test")
     return root, next(iter(dm.test_dataloader()))

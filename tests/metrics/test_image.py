@@ -11,6 +11,7 @@ from motionzoo.metrics.image import (
     FrameMSE,
     FramePSNR,
     FrameSSIM,
+    gradient_energy,
     mse_per_frame,
     psnr_per_frame,
     ssim_per_frame,
@@ -99,3 +100,10 @@ def test_shape_errors():
         ssim_per_frame(torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 16, 17))
     with pytest.raises(ValueError, match="smaller than the SSIM window"):
         ssim_per_frame(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8))
+
+
+def test_gradient_energy_of_a_constant_is_zero_and_of_a_ramp_is_its_slope_squared():
+    flat = torch.zeros(1, 3, 16, 16)
+    assert gradient_energy(flat).item() == 0
+    ramp = torch.arange(16.0).repeat(1, 3, 16, 1) * 0.1  # horizontal slope 0.1
+    torch.testing.assert_close(gradient_energy(ramp), torch.tensor([0.01], dtype=torch.float64))

@@ -1,10 +1,13 @@
-"""Pose metrics against numpy references: overall, per action, across batches and processes."""
+"""Pose metrics against numpy references: overall, per action, across batches and processes;
+the papers' per-action table."""
 
 import numpy as np
 import pytest
 import torch
 
 from motionzoo.metrics import AUC3D, MPJPE, PCK3D, PMPJPE
+from motionzoo.metrics.pose import format_action_table
+from motionzoo.skeleton import H36M_ACTIONS
 
 NUM_ACTIONS = 5
 
@@ -234,3 +237,20 @@ def test_per_action_methods_gather_across_ranks():
         result = getattr(rank0, method)()
         torch.testing.assert_close(result, getattr(single, method)(), equal_nan=True)
         torch.testing.assert_close(rank0.metric_state["action_pose_count"], local)
+
+
+def test_action_table_layout():
+    per_action = {
+        "mpjpe": torch.arange(15.0) + 30,
+        "p_mpjpe": torch.full((15,), float("nan")),
+        "pck": torch.full((15,), 0.9),
+    }
+    per_action["p_mpjpe"][0] = 20.0
+    lines = format_action_table(per_action, H36M_ACTIONS, auc=0.5).splitlines()
+    assert lines[0].split() == [
+        "Dir.", "Disc.", "Eat", "Greet", "Phone", "Photo", "Pose", "Purch.", "Sit", "SitD.",
+        "Smoke", "Wait", "WalkD.", "Walk", "WalkT.", "Avg",
+    ]  # fmt: skip
+    assert lines[1].split()[-1] == "37.0"  # the mean of 30..44
+    assert lines[2].split()[-2:] == ["-", "20.0"]  # absent actions shown as '-'
+    assert "3D-PCK (150 mm): 90.0 %" in lines[3] and "AUC (0-150 mm): 50.0 %" in lines[3]

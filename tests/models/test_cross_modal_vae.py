@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from pytorch_lightning.loggers import TensorBoardLogger
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from torch.distributions import Normal, kl_divergence
 
 from motionzoo.data.base import ArrayDataset, make_dataloader
-from motionzoo.models.conv_vae import gaussian_kl
-from motionzoo.models.cross_modal_vae import CrossModalVAE, beta_at, parse_pair
+from motionzoo.models.cross_modal_vae import CrossModalVAE, parse_pair
 from motionzoo.pretrained import load_pretrained, save_pretrained
 from motionzoo.skeleton import H36M_ACTIONS
 from motionzoo.trainer import Trainer
@@ -102,16 +102,25 @@ def test_pairs_and_options_are_checked():
 
 
 def test_beta_schedules_follow_the_reference():
-    assert beta_at(7, 0.001) == 0.001
-    linear = [
-        beta_at(e, 0.01, "linear", warmup_epochs=10, anneal_epochs=40) for e in (5, 10, 30, 50, 90)
-    ]
-    assert linear == pytest.approx([0, 0, 0.005, 0.01, 0.01])
-    cyclical = [
-        beta_at(e, 0.01, "cyclical", cycle_epochs=40, cycle_ratio=0.5)
-        for e in (0, 10, 20, 39, 40, 50)
-    ]
-    assert cyclical == pytest.approx([0, 0.005, 0.01, 0.01, 0, 0.005])
+    """The KL weight of every epoch: HPE3D's constant beta, ``beta_annealing`` (0 for the warm-up
+    epochs, then linear to beta over the annealing epochs) and ``beta_cycling`` (from 0 to beta
+    over the first half of every 40-epoch cycle), against their closed forms."""
+    epochs = range(0, 130)
+    constant = model(beta=0.001)
+    assert [constant.beta(e) for e in epochs] == [0.001] * len(epochs)
+    assert constant.beta() == 0.001  # the current epoch without a trainer: 0
+    linear = model(beta=0.01, beta_schedule="linear", beta_warmup_epochs=10, beta_anneal_epochs=40)
+    assert [linear.beta(e) for e in (5, 10, 30, 50, 90)] == pytest.approx([0, 0, 0.005, 0.01, 0.01])
+    closed = [0.01 * min(1.0, max(0, e - 10) / 40) for e in epochs]
+    assert [linear.beta(e) for e in epochs] == closed
+    cyclical = model(
+        beta=0.01, beta_schedule="cyclical", beta_cycle_epochs=40, beta_cycle_ratio=0.5
+    )
+    assert [cyclical.beta(e) for e in (0, 10, 20, 39, 40, 50)] == pytest.approx(
+        [0, 0.005, 0.01, 0.01, 0, 0.005]
+    )
+    closed = [0.01 * min(1.0, (e % 40) / 40 / 0.5) for e in epochs]
+    assert [cyclical.beta(e) for e in epochs] == closed
 
 
 def test_modules_follow_the_pairs_and_each_pair_has_its_own_optimiser():
@@ -142,7 +151,8 @@ def test_loss_is_recon_plus_beta_kl_per_target_element():
     for pair, elements in ((("2d", "3d"), 16 * 3), (("rgb", "rgb"), 3 * 64 * 64)):
         terms = m.pair_terms(pair, inputs, latents, beta=0.5, sample=False)
         mu, logvar = latents[pair[0]]
-        torch.testing.assert_close(terms["kl"], gaussian_kl(mu, logvar).mean() / elements)
+        kl = kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0)).sum(-1)
+        torch.testing.assert_close(terms["kl"], kl.mean() / elements)
         out = m.decoders[pair[1]](mu)
         recon = F.mse_loss if pair[1] == "3d" else F.l1_loss  # thesis: pose MSE, image L1
         torch.testing.assert_close(terms["recon"], recon(out, inputs[pair[1]]))
@@ -159,7 +169,7 @@ def test_loss_is_recon_plus_beta_kl_per_target_element():
 def test_logvar_is_clamped():
     m = model(["2d->3d"], logvar_max=30.0)
     torch.nn.init.constant_(m.encoders["2d"].fc_logvar.bias, 1e3)
-    assert m.encode("2d", fake_batch(2)["pose2d"])[1].max() == 30.0
+    assert m.posterior(fake_batch(2)["pose2d"], "2d")[1].max() == 30.0
 
 
 class Snapshots(pl.Callback):
@@ -256,6 +266,13 @@ def test_cross_generation_shapes_and_errors(trained):
     images = m.generate_image(data.data["pose3d"][:5])
     assert images.shape == (5, 3, 64, 64) and images.abs().max() <= 1
     assert m.training  # the mode is restored
+    assert m.generate(4).shape == (4, 3, 64, 64) and m.generate(4).abs().max() <= 1
+    poses = m.generate(3, target="3d")
+    assert poses.shape == (3, 17, 3) and poses[:, 0].abs().max() == 0  # root-relative mm
+    pose2d = data.data["pose2d"][:4]
+    torch.testing.assert_close(m.encode(pose2d, "2d"), m.eval().posterior(pose2d, "2d")[0])
+    torch.testing.assert_close(m(pose2d=pose2d), m.predict_3d(pose2d=pose2d))  # eval mode
+    m.train()
     with pytest.raises(ValueError, match="exactly one of"):
         m.predict_3d()
     with pytest.raises(ValueError, match="exactly one of"):
@@ -317,7 +334,7 @@ def test_trains_on_the_synthetic_h36m_image_datamodule(tmp_path):
 
     data = H36MImageDataModule(
         root=None, cache_dir=str(tmp_path), image_size=64, batch_size=8, train_subjects=("S1",),
-        test_subjects=("S9",), train_stride=5, eval_stride=5, synthetic_subjects=("S1", "S9"),
+        test_subjects=("S9",), stride=5, eval_stride=5, synthetic_subjects=("S1", "S9"),
         synthetic_actions=("Walking",), synthetic_frames=10, synthetic_takes=1, synthetic_size=96,
     )  # fmt: skip
     m = model()

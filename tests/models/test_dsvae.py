@@ -8,7 +8,6 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 from motionzoo.models.baselines.dsvae import DSVAE
-from motionzoo.pretrained import load_pretrained, save_pretrained
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "dsvae"
 TINY = dict(f_dim=6, z_dim=3, hidden_dim=8, encoder_channels=[4, 4, 4], encoder_strides=[2, 2, 2],
@@ -157,16 +156,6 @@ def test_training_steps_lower_the_loss_and_reach_every_parameter():
         assert model.loss_terms(x)["recon"] < first
 
 
-def test_save_and_load_pretrained(tmp_path):
-    model = tiny().eval()
-    save_pretrained(model, "tiny-dsvae", config="configs/dsvae/sprites_synthetic.yaml",
-                    training_data="none", metrics={}, directory=tmp_path)  # fmt: skip
-    loaded = load_pretrained("tiny-dsvae", directory=tmp_path)
-    assert isinstance(loaded, DSVAE) and loaded.hparams.f_dim == 6
-    x = frames()
-    torch.testing.assert_close(loaded.reconstruct(x), model.reconstruct(x))
-
-
 @pytest.mark.parametrize("name", ["sprites_synthetic", "sprites", "mug_synthetic"])
 def test_configs_build_through_the_cli(name, tmp_path, monkeypatch):
     from motionzoo.cli import build_cli
@@ -195,7 +184,7 @@ def test_fast_dev_run_through_the_cli(tmp_path, monkeypatch):
             "--trainer.default_root_dir", str(tmp_path),
             "--trainer.logger.init_args.save_dir", str(tmp_path),
             "--data.init_args.root", str(tmp_path / "sprites"),
-            "--data.init_args.synthetic", "true", "--data.init_args.num_characters", "3",
+            "--data.init_args.synthetic_into_root", "true", "--data.init_args.synthetic_characters", "3",
             "--data.init_args.batch_size", "4"] + [
             f"--model.init_args.{k}={v}" for k, v in TINY.items()]  # fmt: skip
     cli = build_cli(args)

@@ -19,7 +19,7 @@ def n_params(model):
 
 def test_parameter_count_on_2700_inputs_is_the_reference_networks():
     """The reference's models/VAE.py with hidden_layers [2000, 1000, 500, 100, 50], n_z 50,
-    batch norm and output variance: 21.34M (the paper quotes 20.81M; see the module docstring)."""
+    batch norm and output variance: 21.34M (the paper quotes 20.81M; docs/models/fcvae.md)."""
     model = FCVAE(num_joints=18, num_frames=50)
     # independent count: Linear in*out+out, BatchNorm 2 per unit, two Gaussian heads at each end
     lin = lambda i, o: i * o + o  # noqa: E731
@@ -75,6 +75,7 @@ def test_units_and_objectives():
     torch.testing.assert_close(model.to_motion(model.to_features(x)), x)
     log_lik, log_prior = model.log_joint_terms(x)
     torch.testing.assert_close(model.log_joint(x), log_lik + log_prior.sum(1))
-    mu_z, _ = model.encode(x)
+    mu_z = model.encode(x)
+    torch.testing.assert_close(mu_z, model.posterior(model.to_features(x))[0])
     expected = torch.distributions.Normal(0.0, 1.0).log_prob(mu_z).sum(1)
     torch.testing.assert_close(model.log_posterior(x), expected)

@@ -15,10 +15,8 @@ from torch.utils.data import DataLoader
 
 from motionzoo.data.base import ArrayDataset, collate_batch
 from motionzoo.geometry.camera import h36m_cameras, normalize_screen_coordinates
-from motionzoo.models.graphsh import GraphSH, count_parameters
-from motionzoo.models.lifting import format_action_table
-from motionzoo.pretrained import load_pretrained, save_pretrained
-from motionzoo.skeleton import H36M_ACTIONS
+from motionzoo.models.families.lifting import count_parameters
+from motionzoo.models.graphsh import GraphSH
 from motionzoo.trainer import make_trainer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -121,23 +119,6 @@ def test_fit_lowers_the_loss_and_test_prints_and_logs_the_action_table(tmp_path,
     torch.testing.assert_close(restored(batch["pose2d"]), model.eval()(batch["pose2d"]))
 
 
-def test_pretrained_round_trip(tmp_path):
-    torch.manual_seed(0)
-    model = GraphSH(conv="semantic", hidden=16, num_stacks=2).eval()
-    save_pretrained(
-        model,
-        "graphsh-tiny",
-        config="configs/graphsh/h36m_synthetic.yaml",
-        training_data="none",
-        metrics={"test/mpjpe": 1.0},
-        directory=tmp_path,
-    )
-    loaded = load_pretrained("graphsh-tiny", directory=tmp_path)
-    assert isinstance(loaded, GraphSH) and loaded.hparams.conv == "semantic"
-    x = torch.rand(4, 16, 2) * 2 - 1
-    torch.testing.assert_close(loaded(x), model(x))
-
-
 def test_lift_equals_normalise_then_forward_for_any_batch_shape():
     torch.manual_seed(0)
     model = GraphSH(conv="vanilla", hidden=16, num_stacks=1).train()
@@ -162,23 +143,6 @@ def test_learning_rate_decays_by_0_92_every_20000_steps():
     assert optimizers["optimizer"].defaults["lr"] == 1e-4
     factors = [schedule.lr_lambdas[0](step) for step in (0, 19_999, 20_000, 45_000)]
     assert factors == pytest.approx([1.0, 1.0, 0.92, 0.92**2])
-
-
-def test_action_table_layout():
-    per_action = {
-        "mpjpe": torch.arange(15.0) + 30,
-        "p_mpjpe": torch.full((15,), float("nan")),
-        "pck": torch.full((15,), 0.9),
-    }
-    per_action["p_mpjpe"][0] = 20.0
-    lines = format_action_table(per_action, H36M_ACTIONS, auc=0.5).splitlines()
-    assert lines[0].split() == [
-        "Dir.", "Disc.", "Eat", "Greet", "Phone", "Photo", "Pose", "Purch.", "Sit", "SitD.",
-        "Smoke", "Wait", "WalkD.", "Walk", "WalkT.", "Avg",
-    ]  # fmt: skip
-    assert lines[1].split()[-1] == "37.0"  # the mean of 30..44
-    assert lines[2].split()[-2:] == ["-", "20.0"]  # absent actions shown as '-'
-    assert "3D-PCK (150 mm): 90.0 %" in lines[3] and "AUC (0-150 mm): 50.0 %" in lines[3]
 
 
 @pytest.mark.parametrize("name", ["h36m", "h36m_cpn", "h36m_synthetic"])

@@ -7,7 +7,7 @@ import pytorch_lightning as pl
 import torch
 
 from motionzoo.models.hgvae import HGVAE
-from motionzoo.nn.graph_vae import gaussian_kl, gaussian_log_prob
+from motionzoo.nn.distributions import gaussian_kl, gaussian_log_prob
 
 
 @pytest.fixture(autouse=True)
@@ -119,14 +119,46 @@ def test_turned_off_levels_have_no_kl_and_are_deterministic():
 
 
 def test_conditional_generation_depends_on_action():
-    model = tiny(num_actions=3).eval()
+    model = tiny(num_actions=3, action_names=["walk", "sit", "wave"]).eval()
     torch.manual_seed(0)
     a = model.generate(2, action=0, level=0)
     b = model.generate(2, action=2, level=0)
     assert a.shape == (2, 8, 4, 3) and not torch.allclose(a, b)
+    # an action name, or one per sample
+    torch.testing.assert_close(model.generate(2, action="wave", level=0), b)
+    mixed = model.generate(2, action=torch.tensor([0, 2]), level=0)
+    torch.testing.assert_close(mixed, torch.stack([a[0], b[1]]))
+    torch.testing.assert_close(model.generate(2, action=["walk", 2], level=0), mixed)
     # unknown action (-1) is the zero vector
     out = model(motion(2), action=torch.tensor([1, -1]))
     assert out["mu"].shape == (2, 12, 8)
+    unknown = model.generate(1, action=-1, level=0)
+    assert not torch.allclose(unknown[0], a[0])
+
+
+def test_generation_needs_an_action_exactly_when_conditional():
+    conditional = tiny(num_actions=3).eval()
+    with pytest.raises(ValueError, match="conditional on 3 actions"):
+        conditional.generate(2)
+    with pytest.raises(ValueError, match="unknown action name"):
+        conditional.generate(2, action="walk")  # no names known
+    with pytest.raises(ValueError, match=r"-1\.\.2"):
+        conditional.generate(2, action=3)
+    with pytest.raises(ValueError, match="unconditional"):
+        tiny().generate(2, action=1)
+
+
+def test_encode_is_the_flattened_z0_posterior_mean():
+    model = tiny()
+    x = motion(3)
+    codes = model.encode(x)
+    assert codes.shape == (3, 8)  # z0: 1 node x 8 features
+    mu_z0, _ = model.top_posterior(model.bottom_up(model.to_features(x))[0])
+    torch.testing.assert_close(codes, mu_z0.flatten(1))
+    # a mean in eval mode: no dropout noise, and the model's mode is left as it was
+    noisy = tiny(dropout=0.5).train()
+    torch.testing.assert_close(noisy.encode(x), noisy.encode(x))
+    assert noisy.training
 
 
 def test_training_step_logs_kl_per_level_and_warmup():
@@ -186,6 +218,20 @@ def test_impute_keeps_observed_never_worsens_and_is_batched():
     assert all(p.grad is None for p in model.parameters())
 
 
+def test_impute_restores_mode_and_requires_grad_when_it_fails():
+    model = tiny()
+    model.top_in.W.requires_grad_(False)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("objective failed")
+
+    model.log_joint_terms = broken
+    with pytest.raises(RuntimeError, match="objective failed"):
+        model.impute(motion(2), torch.ones(2, 8, 4, 3, dtype=torch.bool))
+    assert model.training
+    assert [n for n, p in model.named_parameters() if not p.requires_grad] == ["top_in.W"]
+
+
 def test_impute_steps_are_in_train_std_units():
     """Adam's first step moves every occluded entry by lr in units of its coordinate's train
     std: with std 1 mm on x and 20 mm on y and z, lr 0.5 moves them by 0.5 and 10 mm."""
@@ -211,13 +257,13 @@ def test_log_posterior_and_log_joint():
     every level (the default imputation objective)."""
     model, x = tiny(), motion(3)
     h = model.to_features(x)
-    out = model.top_down_pass(model.encode(h), sample=False)
+    out = model.top_down_pass(model.bottom_up(h), sample=False)
     log_lik = gaussian_log_prob(h, out["mu"], out["logvar"]).flatten(1).sum(1)
     levels = torch.stack(out["log_prior"], 1)  # (3, 3): z0, z1, bottom
     torch.testing.assert_close(model.log_posterior(x), levels[:, :2].sum(1))
     torch.testing.assert_close(model.log_joint(x), log_lik + levels.sum(1))
     one_level = HGVAE(**{**TINY, "levels": [[1, 8]]})
-    out = one_level.top_down_pass(one_level.encode(one_level.to_features(x)), sample=False)
+    out = one_level.top_down_pass(one_level.bottom_up(one_level.to_features(x)), sample=False)
     torch.testing.assert_close(one_level.log_posterior(x), out["log_prior"][0])
     # the reference's objective: imputation ascends log_posterior
     reference = tiny(imputation_objective="posterior")
@@ -234,8 +280,7 @@ def test_umap_latents_are_z0_posterior_means_with_actions():
     batch = {"motion": motion(5), "action": torch.tensor([0, 1, 2, -1, 1])}
     [(codes, labels)] = model.umap_latents(batch)
     assert codes.shape == (5, 8)
-    mu_z0, _ = model.top_posterior(model.encode(model.to_features(batch["motion"]))[0])
-    torch.testing.assert_close(codes, mu_z0.flatten(1))
+    torch.testing.assert_close(codes, model.encode(batch["motion"]))
     assert torch.equal(labels["action"], batch["action"])
 
 

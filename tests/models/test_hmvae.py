@@ -1,3 +1,5 @@
+import inspect
+
 import pytest
 import torch
 
@@ -87,3 +89,20 @@ def test_methods_and_checkpoint(tmp_path):
     clone.load_state_dict(payload["state_dict"])
     clone.eval(), model.eval()
     torch.testing.assert_close(clone.reconstruct(x), model.reconstruct(x))
+
+
+def test_cli_lists_every_option_with_the_hmvae_defaults():
+    """HMVAE forwards HGVAE's other arguments as **kwargs; LightningCLI (jsonargparse) still
+    lists each of them, with HMVAE's own defaults where they differ."""
+    from jsonargparse import ArgumentParser
+
+    from motionzoo.models.hgvae import HGVAE
+
+    parser = ArgumentParser()
+    parser.add_class_arguments(HMVAE, "model")
+    defaults = parser.get_defaults().model
+    hgvae = inspect.signature(HGVAE).parameters
+    assert set(hgvae) | {"body_parts"} == set(vars(defaults))
+    assert defaults.kl_weight_start == defaults.kl_weight_end == 0.003
+    assert defaults.kl_warmup_epochs == 0 and defaults.levels == ((None, 128), (18, 128))
+    assert defaults.dropout == hgvae["dropout"].default and defaults.num_frames == 50

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from motionzoo.geometry.camera import h36m_cameras, normalize_screen_coordinates
@@ -27,3 +28,11 @@ def test_lift_from_pixels_equals_normalise_then_forward():
         normalize_screen_coordinates(pixels, camera.res_w, camera.res_h).reshape(6, 17, 2)
     )
     torch.testing.assert_close(lifted, manual.reshape(2, 3, 17, 3))
+
+
+def test_learning_rate_decays_continuously_by_0_96_every_100k_steps():
+    optimizers = LinearLifter(num_joints=16, width=16).configure_optimizers()
+    schedule = optimizers["lr_scheduler"]["scheduler"]
+    assert optimizers["optimizer"].defaults["lr"] == 1e-3
+    factors = [schedule.lr_lambdas[0](step) for step in (0, 50_000, 100_000, 250_000)]
+    assert factors == pytest.approx([1.0, 0.96**0.5, 0.96, 0.96**2.5])

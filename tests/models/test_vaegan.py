@@ -1,5 +1,6 @@
 """VAEGAN: the three networks' shapes, the update rule of Larsen et al. (Algorithm 1) checked
-loss by loss, generation / reconstruction / interpolation, and a save / load round trip."""
+loss by loss, generation / reconstruction / interpolation, a save / load round trip, and the
+published weights reproducing their manifest metrics."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from motionzoo.data.base import ArrayDataset, make_dataloader
 from motionzoo.data.frames import FramesDataModule
 from motionzoo.data.h36m_images import H36MImageDataModule
+from motionzoo.metrics.image import gradient_energy, ssim_per_frame
 from motionzoo.models.vaegan import MODULES, VAEGAN
 from motionzoo.nn.conv import ConvDecoder, ConvDiscriminator, ConvEncoder
-from motionzoo.pretrained import load_pretrained, save_pretrained
+from motionzoo.pretrained import load_pretrained, pretrained_info, save_pretrained
 from motionzoo.trainer import Trainer
+from motionzoo.viz.frames import ImageVAEPictures
 
 TINY = dict(
     z_dim=8, encoder_channels=[4, 8, 8], encoder_hidden=32, decoder_channels=[8, 8, 4],
@@ -110,7 +113,10 @@ def test_training_step_updates_all_three_networks_and_logs_losses_and_pictures(t
     model = VAEGAN(**TINY, generator_loss="non_saturating")
     before = {n: [p.detach().clone() for p in getattr(model, n).parameters()] for n in MODULES}
     logger = TensorBoardLogger(str(tmp_path), name="vaegan")
-    trainer = fit(model, steps_batches=2, val=True, logger=logger, log_every_n_steps=1)
+    trainer = fit(
+        model, steps_batches=2, val=True, logger=logger, log_every_n_steps=1,
+        callbacks=[ImageVAEPictures()],
+    )  # fmt: skip
     for name in MODULES:
         after = list(getattr(model, name).parameters())
         assert any(not torch.equal(a, b) for a, b in zip(after, before[name])), name
@@ -180,7 +186,7 @@ def test_trains_one_step_on_h36m_crops_through_the_frames_view(tmp_path):
     (H36MImageDataModule) -> FramesDataModule ``image`` batches -> one VAEGAN step."""
     source = H36MImageDataModule(
         root=None, image_size=64, train_subjects=("S1",), test_subjects=("S9",),
-        train_stride=5, eval_stride=5, batch_size=4, cache_dir=str(tmp_path),
+        stride=5, eval_stride=5, batch_size=4, cache_dir=str(tmp_path),
         synthetic_subjects=("S1", "S9"), synthetic_actions=("Walking",), synthetic_frames=10,
         synthetic_takes=1, synthetic_size=96,
     )  # fmt: skip
@@ -242,3 +248,30 @@ def test_a_skipped_discriminator_step_leaves_its_parameters():
             torch.equal(a, b) for a, b in zip(getattr(model, name).parameters(), before[name])
         )
         assert same == (name == "discriminator"), name
+
+
+def test_published_weights_reproduce_the_manifest_metrics(tmp_path):
+    """``vaegan-sprites-synthetic`` on the test frames of the procedural Sprites it was measured
+    on (scripts/compare_vaegan.py): mean per-frame SSIM of the posterior-mean reconstructions
+    and their gradient energy over the ground truth's, summed over the test set."""
+    name = "vaegan-sprites-synthetic"
+    source = {
+        "class_path": "motionzoo.data.sprites.SpritesDataModule",
+        "init_args": {"root": str(tmp_path / "sprites"), "synthetic_into_root": True,
+                      "synthetic_characters": 22, "val_fraction": 0.1},
+    }  # fmt: skip
+    data = FramesDataModule(source, frames_per_sequence=None, batch_size=32)
+    data.prepare_data()
+    data.setup("test")
+    model = load_pretrained(name)
+    ssim, energy, n = 0.0, torch.zeros(2, dtype=torch.float64), 0
+    for batch in data.test_dataloader():
+        x = batch["image"]
+        recon = model.reconstruct(x)
+        ssim += float(ssim_per_frame(recon, x).sum())
+        energy += torch.stack([gradient_energy(recon).sum(), gradient_energy(x).sum()])
+        n += len(x)
+    expected = pretrained_info(name)["metrics"]
+    assert ssim / n == pytest.approx(expected["test_ssim"], abs=1e-6)
+    ratio = float(energy[0] / energy[1])
+    assert ratio == pytest.approx(expected["test_gradient_energy_ratio"], abs=1e-6)

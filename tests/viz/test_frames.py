@@ -1,4 +1,4 @@
-"""Frame grids: rows = sequences, columns = time; the TensorBoard callback."""
+"""Frame grids: rows = sequences, columns = time; the TensorBoard callbacks."""
 
 from types import SimpleNamespace
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from motionzoo.viz.frames import FrameGridCallback, frame_grid, save_grid
+from motionzoo.viz.frames import FrameGridCallback, ImageVAEPictures, frame_grid, save_grid
 
 
 def frames(n=3, t=4, h=8, w=6, seed=0):
@@ -64,3 +64,29 @@ def test_callback_logs_the_first_validation_batch():
     assert images == [("val/frames", (4 * 8 + 5, 4 * 6 + 5, 3), 7, "HWC")]
     callback.on_validation_epoch_end(trainer, model)  # nothing new collected: nothing logged
     assert len(images) == 1
+
+
+def test_image_vae_pictures_show_inputs_over_reconstructions_and_prior_samples():
+    images = []
+    writer = SimpleNamespace(add_image=lambda *args, **kwargs: images.append((args, kwargs)))
+    trainer = SimpleNamespace(sanity_checking=False, current_epoch=0, is_global_zero=True,
+                              global_step=3, loggers=[SimpleNamespace(experiment=writer)])  # fmt: skip
+    samples = frames(n=1, t=6, seed=2)[0]
+    model = SimpleNamespace(
+        images=lambda batch: batch["frames"].flatten(0, 1),  # as ImageVAE.images
+        reconstruct=lambda x: -x,
+        generate=lambda n: samples[:n],
+    )
+    batch = {"frames": frames(n=2, t=4)}  # 8 images, the first 3 are drawn
+    callback = ImageVAEPictures(num_images=3)
+    callback.on_validation_batch_end(trainer, model, None, batch, batch_idx=0)
+    callback.on_validation_epoch_end(trainer, model)
+    logged = {args[0]: args[1] for args, _ in images}
+    assert [args[2] for args, _ in images] == [3, 3]
+    x = batch["frames"].flatten(0, 1)[:3]
+    np.testing.assert_array_equal(logged["val/reconstructions"], frame_grid(torch.stack([x, -x])))
+    np.testing.assert_array_equal(logged["val/samples"], frame_grid(samples.reshape(2, 3, 3, 8, 6)))
+    trainer.sanity_checking = True  # nothing drawn in the sanity check
+    callback.on_validation_batch_end(trainer, model, None, batch, batch_idx=0)
+    callback.on_validation_epoch_end(trainer, model)
+    assert len(images) == 2

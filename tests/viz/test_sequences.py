@@ -113,7 +113,7 @@ def test_images_reach_tensorboard_event_files(tmp_path):
     model = DSVAE(f_dim=6, z_dim=3, hidden_dim=8, encoder_channels=[4, 4, 4],
                   encoder_strides=[2, 2, 2], encoder_hidden=16, conv_dim=8, decoder_hidden=16,
                   decoder_start_channels=4, decoder_channels=[4, 4, 4])  # fmt: skip
-    dm = SpritesDataModule(root=str(tmp_path / "data"), synthetic=True, num_characters=3,
+    dm = SpritesDataModule(cache_dir=str(tmp_path / "data"), synthetic_characters=3,
                            batch_size=4, val_fraction=0.5)  # fmt: skip
     logger = TensorBoardLogger(str(tmp_path), name="tb")
     trainer = Trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=1, logger=logger,

@@ -16,6 +16,8 @@ import argparse
 
 import torch
 
+from motionzoo.nn.modes import eval_mode
+
 
 def cross_modal_ratio(z_a: torch.Tensor, z_b: torch.Tensor, chunk: int = 2048) -> dict[str, float]:
     """z_a, z_b (N, D), row i of both from the same sample -> {"same", "other", "ratio"}.
@@ -37,21 +39,16 @@ def cross_modal_ratio(z_a: torch.Tensor, z_b: torch.Tensor, chunk: int = 2048) -
     }
 
 
-@torch.no_grad()
 def encode_dataset(model, dataloader, sources=("rgb", "2d"), max_batches: int | None = None):
     """Posterior means {source: (N, D)} of the model's encoders over a DataLoader (eval mode)."""
-    was = model.training
-    model.eval()
     codes = {s: [] for s in sources}
-    try:
+    with eval_mode(model):
         for i, batch in enumerate(dataloader):
             if max_batches is not None and i >= max_batches:
                 break
             for s in sources:
                 x = batch[model.batch_keys[s]].to(model.device)
-                codes[s].append(model.encode(s, x)[0].float().cpu())
-    finally:
-        model.train(was)
+                codes[s].append(model.encode(x, s).float().cpu())
     return {s: torch.cat(c) for s, c in codes.items()}
 
 

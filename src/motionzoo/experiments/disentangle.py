@@ -49,12 +49,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytorch_lightning as pl
 import torch
 from einops import rearrange
 
 from motionzoo.metrics.generation import GenerationScores
 from motionzoo.metrics.image import FrameMSE, FramePSNR, FrameSSIM
-from motionzoo.pretrained import _import, load_pretrained, read_manifest
+from motionzoo.pretrained import _import, load_model
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,12 @@ class DataSpec:
 
 _SPRITES = "motionzoo.data.sprites.SpritesDataModule"
 _MUG = "motionzoo.data.mug.MUGDataModule"
-_MUG_ARGS = dict(num_subjects=10, takes_per_expression=5, frames_per_take=24, clip_length=8,
-                 downsample=2, crop="bbox", split_by="take", val_fraction=0.15,
+_MUG_ARGS = dict(synthetic_subjects=10, synthetic_takes=5, synthetic_frames=24, clip_length=8,
+                 target_fps=9.5, crop="box", split_by="take", val_fraction=0.15,
                  test_fraction=0.15, cache=True)  # fmt: skip
 # the data each pretrained classifier was trained on (configs/classifier/*_synthetic.yaml)
 DATASETS: dict[str, DataSpec] = {
-    "sprites_synthetic": DataSpec(_SPRITES, {"root": None, "num_characters": 200}),
+    "sprites_synthetic": DataSpec(_SPRITES, {"root": None, "synthetic_characters": 200}),
     "sprites": DataSpec(_SPRITES),
     "mug_synthetic": DataSpec(
         _MUG, {"root": None, **_MUG_ARGS}, "action", "expression", 6, ("identity",), periodic=False
@@ -98,41 +99,12 @@ def action_probabilities(probs: torch.Tensor, num_actions: int) -> torch.Tensor:
     return rearrange(probs, "b (k m) -> b k m", k=num_actions).sum(-1)
 
 
-def load_model(name_or_path: str):
-    """A pretrained model by manifest name, or from a checkpoint file, in eval mode."""
-    manifest = read_manifest()
-    if name_or_path in manifest:
-        return load_pretrained(name_or_path)
-    path = Path(name_or_path)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{name_or_path}: neither a pretrained name ({sorted(manifest)}) nor a file"
-        )
-    payload = torch.load(path, map_location="cpu", weights_only=False)
-    if "hyper_parameters" not in payload or "state_dict" not in payload:
-        raise ValueError(f"{path}: expected a checkpoint with 'hyper_parameters' and 'state_dict'")
-    hparams = payload["hyper_parameters"]
-    # a zoo weights file is described by the manifest beside it (save_pretrained)
-    beside = read_manifest(path.parent).values()
-    class_path = hparams.get("_class_path") or next(
-        (e["class_path"] for e in beside if e["file"] == path.name), None
-    )
-    if class_path is None:
-        raise ValueError(
-            f"{path}: the hyper-parameters do not name the model class (_class_path) and no "
-            f"manifest.json beside it lists the file"
-        )
-    model = _import(class_path)(**{k: v for k, v in hparams.items() if not k.startswith("_")})
-    model.load_state_dict(payload["state_dict"])
-    return model.eval()
-
-
 def load_test_data(spec: DataSpec, root: str | None = None, limit: int | None = None):
     """The test split of ``spec`` as one dict of tensors (first ``limit`` sequences)."""
     args = dict(spec.init_args)
     if root is not None:
         args["root"] = root
-    dm = _import(spec.class_path)(**args)
+    dm = _import(spec.class_path, pl.LightningDataModule)(**args)
     dm.prepare_data()
     dm.setup("test")
     batches = list(dm.test_dataloader())

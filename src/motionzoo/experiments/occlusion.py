@@ -24,6 +24,8 @@ import argparse
 
 import torch
 
+from motionzoo.pretrained import load_model
+
 KS = (1, 3, 10, 30, 100, 300, 1000, 2700)
 
 
@@ -124,20 +126,14 @@ def train_mean(model, dm) -> torch.Tensor:
 
 
 def load_model_and_data(checkpoint: str, dataset: str, root: str | None, eval_stride: int = 5):
-    """The model of a checkpoint (Lightning or zoo-pretrained) in eval mode and its test data."""
-    from motionzoo.pretrained import _import
-
-    payload = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    hparams = {k: v for k, v in payload["hyper_parameters"].items() if not k.startswith("_")}
-    class_path = payload["hyper_parameters"].get("_class_path", "motionzoo.models.hgvae.HGVAE")
-    model = _import(class_path)(**hparams)
-    model.load_state_dict(payload["state_dict"])
-    model.eval()
+    """The model of a checkpoint (a pretrained name, a Lightning or a zoo weights file) in eval
+    mode and its test data."""
+    model = load_model(checkpoint)
     if dataset == "amass":
         from motionzoo.data.amass import AMASSDataModule as DM
     else:
         from motionzoo.data.h36m_motion import H36MMotionDataModule as DM
-    dm = DM(root=root, synthetic=root is None, eval_stride=eval_stride)
+    dm = DM(root=root, eval_stride=eval_stride)
     dm.prepare_data()
     dm.setup("test")
     return model, dm

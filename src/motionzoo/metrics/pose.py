@@ -7,16 +7,19 @@ gathering and ``merge_state`` are exact.
 
 Inputs: pred, target (B, J, 3) mm (any leading dims (..., J, 3) are flattened into poses);
 action (B,) long or None, -1 meaning unknown (counted in the overall mean only).
+``format_action_table`` prints the per-action results in the papers' Human3.6M table layout.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 from torchmetrics import Metric
 
 from motionzoo.geometry.procrustes import procrustes_align
+from motionzoo.skeleton import H36M_ACTIONS
 
 
 def _joint_errors(
@@ -213,3 +216,53 @@ class AUC3D(_PoseErrorMetric):
             0.0, self.max_threshold, self.num_thresholds, dtype=errors.dtype, device=errors.device
         )
         return (errors.unsqueeze(-1) < thresholds).to(errors.dtype).mean(dim=(-2, -1))
+
+
+# Column headers of the Human3.6M per-action tables (Martinez et al. 2017 onwards).
+ACTION_ABBREVIATIONS = {
+    "Directions": "Dir.", "Discussion": "Disc.", "Eating": "Eat", "Greeting": "Greet",
+    "Phoning": "Phone", "Photo": "Photo", "Posing": "Pose", "Purchases": "Purch.",
+    "Sitting": "Sit", "SittingDown": "SitD.", "Smoking": "Smoke", "Waiting": "Wait",
+    "WalkDog": "WalkD.", "Walking": "Walk", "WalkTogether": "WalkT.",
+}  # fmt: skip
+
+
+def format_action_table(
+    per_action: Mapping[str, torch.Tensor],
+    action_names: Sequence[str] = H36M_ACTIONS,
+    pck: float | None = None,
+    auc: float | None = None,
+    markdown: bool = False,
+) -> str:
+    """The papers' Human3.6M table: one column per action + Avg (mean over the actions present,
+    Protocol #1 MPJPE and #2 P-MPJPE rows, mm), then 3D-PCK (150 mm) and AUC (0-150 mm) in %.
+
+    per_action: ``{"mpjpe": (A,), "p_mpjpe": (A,), ...}`` as a lifter's ``per_action_results``
+    (NaN for actions absent from the test set, shown as "-"). ``pck``/``auc``: overall fractions;
+    when absent, the mean over actions of the per-action values is shown.
+    """
+    headers = [ACTION_ABBREVIATIONS.get(a, a) for a in action_names] + ["Avg"]
+    rows = []
+    for key, label in (("mpjpe", "Protocol #1 (MPJPE)"), ("p_mpjpe", "Protocol #2 (P-MPJPE)")):
+        if key in per_action:
+            values = torch.as_tensor(per_action[key], dtype=torch.float64)
+            cells = [f"{v:.1f}" if v == v else "-" for v in values.tolist()]
+            rows.append((label, [*cells, f"{values.nanmean().item():.1f}"]))
+    extras = []
+    for key, label, value in (("pck", "3D-PCK (150 mm)", pck), ("auc", "AUC (0-150 mm)", auc)):
+        if value is None and key in per_action:
+            value = torch.as_tensor(per_action[key], dtype=torch.float64).nanmean().item()
+        if value is not None:
+            extras.append(f"{label}: {100 * value:.1f} %")
+    if markdown:
+        lines = ["| mm | " + " | ".join(headers) + " |", "|---" * (len(headers) + 1) + "|"]
+        lines += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in rows]
+        return "\n".join(lines + ([""] + extras if extras else []))
+    width = max(len(label) for label, _ in rows) if rows else 10
+    cols = [max(len(h), 5) for h in headers]
+    lines = [" " * width + "  " + " ".join(h.rjust(c) for h, c in zip(headers, cols))]
+    lines += [
+        label.ljust(width) + "  " + " ".join(v.rjust(c) for v, c in zip(cells, cols))
+        for label, cells in rows
+    ]
+    return "\n".join(lines + (["   ".join(extras)] if extras else []))

@@ -22,7 +22,8 @@ from einops import rearrange
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from motionzoo.models.base import ZooModule
+from motionzoo.models.base import STAGES, ZooModule
+from motionzoo.nn.modes import evaluating
 
 
 class FrameEncoder(nn.Sequential):
@@ -117,14 +118,8 @@ class SequenceClassifier(ZooModule):
             frames are always clean).
         lr, weight_decay: Adam.
 
-    Why the blur: this classifier judges *generated* sequences, and the generators the zoo trains
-    on a CPU draw blurry frames (SSIM 0.7-0.8 against the data), so it must score identity
-    (colours, cuts), not sharpness. Trained on sharp Sprites frames only it scored 1.0 on every
-    head on clean unseen characters, but body 0.73 / 0.45 / 0.30 (bottom 0.93 / 0.82 / 0.81, top
-    0.88 / 0.77 / 0.67) on the same frames blurred with sigma 1 / 1.5 / 2 px (SSIM 0.88 / 0.80 /
-    0.74). With ``augment_blur=2.5`` every head stays >= 0.98 up to sigma 2.5 (SSIM 0.69), while
-    the frame-wise average of all characters doing one action is still scored at chance
-    (0.14-0.17 per attribute head, 1/6 = 0.17).
+    The blur lets the judge of blurry *generated* frames score identity, not sharpness
+    (measurements in docs/models/classifier.md).
     """
 
     def __init__(
@@ -156,13 +151,11 @@ class SequenceClassifier(ZooModule):
         self.lstm = nn.LSTM(dim, dim, batch_first=True) if temporal == "lstm" else None
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleDict({name: nn.Linear(dim, k) for name, k in heads.items()})
-        # keyed "<stage>_<head>": a ModuleDict key may not be "train" (a Module method)
-        self.accuracy = nn.ModuleDict(
-            {
-                f"{stage}_{name}": MulticlassAccuracy(k, average="micro")
-                for stage in ("train", "val", "test")
-                for name, k in heads.items()
-            }
+        self.add_metrics(
+            lambda: {
+                f"acc_{name}": MulticlassAccuracy(k, average="micro") for name, k in heads.items()
+            },
+            stages=STAGES,
         )
 
     def embed(self, frames: torch.Tensor) -> torch.Tensor:
@@ -180,14 +173,10 @@ class SequenceClassifier(ZooModule):
         h = self.dropout(self.embed(frames))
         return {name: head(h) for name, head in self.heads.items()}
 
-    @torch.no_grad()
+    @evaluating
     def predict_proba(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
         """{head: p(y|x) (B, K)} in eval mode, for :class:`~motionzoo.metrics.generation.GenerationScores`."""
-        was_training = self.training
-        self.eval()
-        probs = {k: v.float().softmax(-1) for k, v in self(frames).items()}
-        self.train(was_training)
-        return probs
+        return {k: v.float().softmax(-1) for k, v in self(frames).items()}
 
     def augment(self, frames: torch.Tensor) -> torch.Tensor:
         """The training-time augmentations of ``frames`` (B, T, 3, H, W) that are switched on."""
@@ -198,7 +187,7 @@ class SequenceClassifier(ZooModule):
             frames = random_shift(frames, h.augment_shift)
         return frames
 
-    def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
+    def _common_step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
         frames = batch["frames"]
         if stage == "train":
             frames = self.augment(frames)
@@ -211,7 +200,7 @@ class SequenceClassifier(ZooModule):
         for name, z in logits.items():
             target = batch[self.targets[name]]
             losses[f"loss_{name}"] = F.cross_entropy(z.float(), target)
-            metric = self.accuracy[f"{stage}_{name}"]
+            metric = self.metrics[f"{stage}/acc_{name}"]
             metric(z.detach(), target)
             self.log(
                 f"{stage}/acc_{name}",
@@ -231,19 +220,9 @@ class SequenceClassifier(ZooModule):
         self._log_mean("test")
 
     def _log_mean(self, stage: str) -> None:
-        metrics = [self.accuracy[f"{stage}_{name}"] for name in self.heads]
-        accs = [m.compute() for m in metrics if m.update_count]
+        accs = [m.compute() for m in self.stage_metrics(stage).values() if m.update_count]
         if accs:
             self.log(f"{stage}/acc_mean", torch.stack(accs).mean(), sync_dist=True)
-
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx):
-        self._step(batch, "val")
-
-    def test_step(self, batch, batch_idx):
-        self._step(batch, "test")
 
     def predict_step(self, batch, batch_idx):
         return self.predict_proba(batch["frames"])

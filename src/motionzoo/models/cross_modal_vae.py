@@ -1,33 +1,18 @@
 """CrossModalVAE: one latent space shared by images, 2D poses and 3D poses (Budaraju, KTH thesis
-"3D Human Pose Estimation", after Spurr et al. CVPR 2018 "Cross-modal deep variational hand pose
-estimation"; reference code bsridatta/HPE3D @b37ad62, ``reference/papers.md`` section 3).
+"3D Human Pose Estimation", after Spurr et al. CVPR 2018; reference code bsridatta/HPE3D
+@b37ad62, ``reference/papers.md`` section 3).
 
-Modalities ``rgb`` (image crops (B, 3, H, W) in [-1, 1]), ``2d`` and ``3d`` (poses) each have an
-encoder to the shared latent; ``3d`` and ``rgb`` have decoders (:mod:`motionzoo.nn.cross_modal`).
-Training is a list of (encoder, decoder) ``pairs`` such as ``["2d->3d", "rgb->rgb", "rgb->3d"]``
-(the reference's variant 4), each with its own Adam optimiser over its encoder and decoder
-(manual optimisation); since pairs share module objects they share the latent. With
-``schedule="batch"`` every batch gives each pair one step, in list order; ``"epoch"`` trains
-one pair per epoch in turn, as the reference's ``training_epoch``.
-
-Loss of a pair, per batch (reference ``train_utils.get_inp_target_criterion`` / ``model_utils.KLD``):
-``recon + beta * KL / N``, where recon is the mean over the target's elements (pose ``mse`` as
-the thesis text or ``l1`` as its code; image ``l1``, or ``discriminator``: the VAEGAN feature
-similarity 0.5 (Dis_l(x) - Dis_l(x~))^2, Larsen et al. eq. 2.12, with the discriminator trained
-on L_GAN by its own optimiser and the decoder also descending ``gan_weight`` x the
-non-saturating GAN loss), KL the analytic KL to N(0, I) summed over the latent, N the target's
-elements per sample (16 * 3 for 3D, 3 * H * W for images). logvar is clamped at ``logvar_max``
-(30, the reference). ``beta`` follows ``beta_schedule`` (:func:`beta_at`).
-
-Poses (thesis ``processing.py``): 17 H3.6M joints, root-centred, root removed (16), z-scored per
-joint with the training statistics (buffers, from the DataModule's ``train_statistics`` or
-:meth:`CrossModalVAE.set_statistics`); 2D poses keep their root offset (perspective) but drop the
-root joint. Validation uses z = mean. Metrics, after de-normalisation with a zero root
-re-inserted (17 joints, as VideoPose3D): MPJPE (Protocol #1) and P-MPJPE (#2) in mm per source,
-``val/mpjpe_rgb``, ``val/mpjpe_2d``, ``val/p_mpjpe_rgb``, ...; per action at test.
-
-Batch (DESIGN.md section 3, cross-modal): ``pose2d`` (B, 17, 2) screen-normalised, ``pose3d``
-(B, 17, 3) root-relative mm, ``action`` (B,), ``image`` (B, 3, H, W) in [-1, 1].
+Modalities ``rgb`` (images (B, 3, H, W) in [-1, 1]), ``2d`` (poses (B, 17, 2) screen-normalised)
+and ``3d`` (poses (B, 17, 3) root-relative mm) each have an encoder to the shared latent; ``3d``
+and ``rgb`` have decoders (:mod:`motionzoo.nn.cross_modal`). Training is a list of (encoder,
+decoder) ``pairs``, each with its own Adam optimiser (manual optimisation); ``schedule="batch"``
+gives every pair one step per batch, ``"epoch"`` one pair per epoch (the reference's
+``training_epoch``). Loss of a pair (HPE3D ``get_inp_target_criterion`` / ``KLD``):
+``recon + beta * KL / N``, recon the mean over the target's elements, KL to N(0, I) summed over
+z, N the target's elements per sample (16 * 3 for 3D, 3 * H * W for images). Poses: 17 joints,
+root-centred, root removed, z-scored per joint with the training statistics (thesis
+``processing.py``). Metrics after de-normalisation with a zero root (17 joints, as VideoPose3D):
+MPJPE (Protocol #1) and P-MPJPE (#2) in mm per source decoded to 3D, per action at test.
 """
 
 from __future__ import annotations
@@ -41,10 +26,8 @@ from pytorch_lightning.utilities import rank_zero_info
 from torch import nn
 from torchmetrics import MeanMetric
 
-from motionzoo.metrics.pose import MPJPE, PMPJPE
+from motionzoo.metrics.pose import MPJPE, PMPJPE, format_action_table
 from motionzoo.models.base import ZooModule
-from motionzoo.models.conv_vae import gaussian_kl, reparameterize
-from motionzoo.models.lifting import format_action_table
 from motionzoo.nn.conv import ConvDiscriminator
 from motionzoo.nn.cross_modal import (
     DiscriminatorSimilarity,
@@ -54,6 +37,8 @@ from motionzoo.nn.cross_modal import (
     PoseEncoder,
     PoseNormalizer,
 )
+from motionzoo.nn.distributions import KL_SCHEDULES, gaussian_kl, kl_weight_at, reparameterize
+from motionzoo.nn.modes import evaluating
 from motionzoo.skeleton import H36M_ACTIONS
 
 MODALITIES = ("rgb", "2d", "3d")  # encoder inputs; also the "modality" labels of the UMAP
@@ -72,34 +57,24 @@ def parse_pair(pair: str) -> tuple[str, str]:
     return source, target
 
 
-def beta_at(
-    epoch: int,
-    beta: float,
-    schedule: str = "constant",
-    warmup_epochs: int = 10,
-    anneal_epochs: int = 40,
-    cycle_epochs: int = 40,
-    cycle_ratio: float = 0.5,
-) -> float:
-    """KL weight at ``epoch`` (0-based). ``constant``: beta. ``linear`` (reference
-    ``beta_annealing``): 0 for ``warmup_epochs``, then rising linearly to beta over
-    ``anneal_epochs``. ``cyclical`` (``beta_cycling``): restarts at 0 every ``cycle_epochs``,
-    rises linearly to beta over the first ``cycle_ratio`` of the cycle, then stays at beta."""
-    if schedule == "constant":
-        return beta
-    if schedule == "linear":
-        return beta * min(1.0, max(0, epoch - warmup_epochs) / max(anneal_epochs, 1))
-    if schedule == "cyclical":
-        phase = (epoch % cycle_epochs) / cycle_epochs
-        return beta * min(1.0, phase / cycle_ratio)
-    raise ValueError(f"beta_schedule {schedule!r}; expected 'constant', 'linear' or 'cyclical'")
-
-
 class CrossModalVAE(ZooModule):
-    """Cross-modal VAE over images, 2D and 3D poses with a shared latent (see module docstring).
+    """Cross-modal VAE over images, 2D and 3D poses with a shared latent (module docstring).
+
+    Verbs, in the image-VAE family's vocabulary (:mod:`motionzoo.models.families.image_vae`);
+    inputs and outputs in batch units (images [-1, 1], pose2d screen-normalised, pose3d mm):
+
+    - ``forward(pose2d=None, image=None) -> (B, 17, 3)`` mm, root-relative: exactly one input,
+      decoded to 3D at the posterior mean (2d->3d or rgb->3d), in the current mode;
+      :meth:`predict_3d` is the same in eval mode without gradients.
+    - ``encode(x, modality="rgb") -> (B, Z)`` posterior mean (:meth:`posterior`: mean and
+      clamped log-variance, with gradients, for the training code).
+    - ``generate(n, target="rgb") -> (n, 3, H, W)`` in [-1, 1] (or ``"3d"``: (n, 17, 3) mm)
+      from z ~ N(0, I); :meth:`translate` / :meth:`generate_image` cross-generate at z = mean.
+    - ``_common_step(batch, stage)``: validation / test (training: ``training_step``).
 
     Args:
-        pairs: (encoder, decoder) pairs trained, each ``"source->target"``.
+        pairs: (encoder, decoder) pairs trained, each ``"source->target"``; pairs share module
+            objects, hence the latent.
         schedule: ``"batch"`` (each pair one step per batch) or ``"epoch"`` (a pair per epoch).
         latent_dim: shared latent size (thesis 100). num_joints: 17 (H3.6M; root removed inside).
         image_size: crop side (thesis 256; a multiple of 32). backbone_width: ResNet-18 width
@@ -108,12 +83,15 @@ class CrossModalVAE(ZooModule):
         image_decoder_channels: the five transposed convs' widths.
         pose_hidden, pose_encoder_blocks, pose_decoder_blocks: pose MLPs (thesis 512, 5 blocks).
         pose_loss: ``"mse"`` (thesis) or ``"l1"`` (its code). image_loss: ``"l1"`` or
-            ``"discriminator"`` (+ ``discriminator_*`` widths, ``feature_layer``, ``gan_weight``).
+            ``"discriminator"``: VAEGAN's feature similarity (:class:`DiscriminatorSimilarity`,
+            + ``discriminator_*`` widths, ``feature_layer``), the discriminator trained on L_GAN
+            by its own optimiser, the decoder also descending ``gan_weight`` x the
+            non-saturating GAN loss.
         beta, beta_schedule, beta_warmup_epochs, beta_anneal_epochs, beta_cycle_epochs,
-            beta_cycle_ratio: KL weight and its annealing (:func:`beta_at`).
+            beta_cycle_ratio: KL weight and its annealing (:meth:`beta`).
         logvar_max: clamp of the encoders' log-variances (reference 30).
         lr: Adam learning rate of every pair (reference 4e-4); lr_plateau_patience /
-            lr_plateau_factor: each pair's ReduceLROnPlateau on its validation loss (10, 0.3).
+            lr_plateau_factor: each pair's ReduceLROnPlateau on its ``val/<pair>/loss`` (10, 0.3).
         action_names: labels of ``action`` (the 15 H3.6M actions).
     """
 
@@ -160,10 +138,10 @@ class CrossModalVAE(ZooModule):
             raise ValueError(f"pairs {list(pairs)}: give at least one pair, each once")
         for name, value, allowed in (("schedule", schedule, ("batch", "epoch")),
                                      ("pose_loss", pose_loss, ("mse", "l1")),
-                                     ("image_loss", image_loss, ("l1", "discriminator"))):  # fmt: skip
+                                     ("image_loss", image_loss, ("l1", "discriminator")),
+                                     ("beta_schedule", beta_schedule, KL_SCHEDULES)):  # fmt: skip
             if value not in allowed:
                 raise ValueError(f"{name} {value!r}; expected one of {allowed}")
-        beta_at(0, beta, beta_schedule)  # validates the schedule name
         self.action_names = tuple(action_names)
         j = num_joints - 1  # root removed
         sources, targets = ({pair[i] for pair in self.pairs} for i in (0, 1))
@@ -186,23 +164,18 @@ class CrossModalVAE(ZooModule):
             )  # fmt: skip
             self.discriminator = DiscriminatorSimilarity(net)
         self.normalizer = PoseNormalizer(num_joints)
-        # metrics: 3D error per source encoder whose latent is decoded to 3D
+        # metrics: 3D error per source decoded to 3D; each pair's loss (the LR plateau's input)
         self.pose_sources = [s for s, t in self.pairs if t == "3d"]
-        self.val_metrics = self._pose_metrics()
-        self.test_metrics = self._pose_metrics()
-        self.val_losses = nn.ModuleDict({self.tag(p): MeanMetric() for p in self.pairs})
+        n = len(self.action_names)
+        self.add_metrics(lambda: {
+            **{f"{name}_{s}": cls(num_actions=n) for s in self.pose_sources
+               for name, cls in (("mpjpe", MPJPE), ("p_mpjpe", PMPJPE))},
+            **{f"{self.tag(pair)}/loss": MeanMetric() for pair in self.pairs},
+        })  # fmt: skip
 
     @staticmethod
     def tag(pair: tuple[str, str]) -> str:
         return f"{pair[0]}_{pair[1]}"
-
-    def _pose_metrics(self) -> nn.ModuleDict:
-        """MPJPE and P-MPJPE per source decoded to 3D: ``mpjpe_rgb``, ``p_mpjpe_2d``, ..."""
-        n = len(self.action_names)
-        return nn.ModuleDict(
-            {f"{name}_{s}": cls(num_actions=n) for s in self.pose_sources
-             for name, cls in (("mpjpe", MPJPE), ("p_mpjpe", PMPJPE))}
-        )  # fmt: skip
 
     # --- normalisation (thesis processing.py) --------------------------------------------------
     def set_statistics(self, pose3d_mean, pose3d_std, pose2d_mean, pose2d_std) -> None:
@@ -242,49 +215,85 @@ class CrossModalVAE(ZooModule):
         return x if modality == "rgb" else self.normalizer(x)
 
     # --- the model ----------------------------------------------------------------------------
-    def encode(self, modality: str, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x in batch units (image [-1, 1], pose2d screen-normalised, pose3d mm) -> (mu, logvar)."""
+    def _latent(self, modality: str, normalized: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encoders[modality](normalized)
+        return mu, logvar.clamp(max=self.hparams.logvar_max)
+
+    def posterior(self, x: torch.Tensor, modality: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(z|x) of x in batch units: (mu, logvar), each (B, Z), logvar clamped at
+        ``logvar_max``; in the current mode, with autograd."""
         modality = "rgb" if modality == "image" else modality
         if modality not in self.encoders:
             raise ValueError(
                 f"no {modality!r} encoder: this model's pairs are "
                 f"{self.hparams.pairs} (encoders {list(self.encoders)})"
             )
-        mu, logvar = self.encoders[modality](self.normalize(modality, x))
-        return mu, logvar.clamp(max=self.hparams.logvar_max)
+        return self._latent(modality, self.normalize(modality, x))
 
-    @torch.no_grad()
-    def translate(self, source: str, target: str, x: torch.Tensor) -> torch.Tensor:
-        """Cross-generation with z = mean (eval mode): x in batch units -> the target in batch
-        units (pose3d (B, 17, 3) mm root-relative, image (B, 3, H, W) clamped to [-1, 1])."""
+    @evaluating
+    def encode(self, x: torch.Tensor, modality: str = "rgb") -> torch.Tensor:
+        """Posterior mean (B, Z) of x in batch units (``modality`` ``"rgb"``, ``"2d"``, ``"3d"``)."""
+        return self.posterior(x.to(self.device), modality)[0]
+
+    def _decoder(self, target: str) -> nn.Module:
         if target not in self.decoders:
             raise ValueError(f"no {target!r} decoder: this model's pairs are {self.hparams.pairs}")
-        was = self.training
-        self.eval()
-        try:
-            out = self.decoders[target](self.encode(source, x.to(self.device))[0])
-        finally:
-            self.train(was)
+        return self.decoders[target]
+
+    def _batch_units(self, target: str, out: torch.Tensor) -> torch.Tensor:
+        """Decoder output -> pose3d (B, 17, 3) mm root-relative, or images clamped to [-1, 1]."""
         return self.normalizer.pose3d_mm(out) if target == "3d" else out.clamp(-1, 1)
 
-    def predict_3d(self, image: torch.Tensor | None = None, pose2d: torch.Tensor | None = None):
-        """Exactly one of image (B, 3, H, W) in [-1, 1] or pose2d (B, 17, 2) screen-normalised
-        -> pose3d (B, 17, 3) mm, root-relative (rgb->3d or 2d->3d with z = mean)."""
+    def _translate(self, source: str, target: str, x: torch.Tensor) -> torch.Tensor:
+        decoder = self._decoder(target)
+        return self._batch_units(target, decoder(self.posterior(x, source)[0]))
+
+    @evaluating
+    def translate(self, source: str, target: str, x: torch.Tensor) -> torch.Tensor:
+        """Cross-generation with z = mean: x in batch units -> the target in batch units (pose3d
+        (B, 17, 3) mm root-relative, image (B, 3, H, W) clamped to [-1, 1])."""
+        return self._translate(source, target, x.to(self.device))
+
+    def forward(
+        self, pose2d: torch.Tensor | None = None, image: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Exactly one of pose2d (B, 17, 2) screen-normalised or image (B, 3, H, W) in [-1, 1]
+        -> pose3d (B, 17, 3) mm, root-relative (2d->3d or rgb->3d at the posterior mean)."""
         if (image is None) == (pose2d is None):
             raise ValueError(
-                "predict_3d takes exactly one of image=(B, 3, H, W) or pose2d=(B, 17, 2)"
+                "forward / predict_3d take exactly one of image=(B, 3, H, W) or pose2d=(B, 17, 2)"
             )
-        return self.translate(*(("rgb", "3d", image) if pose2d is None else ("2d", "3d", pose2d)))
+        return self._translate(*(("rgb", "3d", image) if pose2d is None else ("2d", "3d", pose2d)))
+
+    @evaluating
+    def predict_3d(self, image: torch.Tensor | None = None, pose2d: torch.Tensor | None = None):
+        """:meth:`forward` in eval mode without gradients, on the model's device."""
+        image, pose2d = (None if x is None else x.to(self.device) for x in (image, pose2d))
+        return self(pose2d=pose2d, image=image)
+
+    @evaluating
+    def generate(self, n: int, target: str = "rgb") -> torch.Tensor:
+        """n samples decoded from z ~ N(0, I): images (n, 3, H, W) in [-1, 1] (``"rgb"``) or
+        poses (n, 17, 3) mm root-relative (``"3d"``)."""
+        decoder = self._decoder(target)
+        z = torch.randn(n, self.hparams.latent_dim, device=self.device)
+        return self._batch_units(target, decoder(z))
 
     def generate_image(self, pose3d: torch.Tensor) -> torch.Tensor:
         """pose3d (B, 17, 3) mm -> images (B, 3, H, W) in [-1, 1] (3d->rgb, z = mean)."""
         return self.translate("3d", "rgb", pose3d)
 
-    def beta(self) -> float:
+    def beta(self, epoch: int | None = None) -> float:
+        """KL weight at ``epoch`` (default: the current one), by ``beta_schedule``: constant;
+        linear (HPE3D ``beta_annealing``): 0 for ``beta_warmup_epochs``, then up to beta over
+        ``beta_anneal_epochs``; cyclical (``beta_cycling``): restarts at 0 every
+        ``beta_cycle_epochs``, reaching beta after ``beta_cycle_ratio`` of a cycle."""
         h = self.hparams
-        schedule = dict(warmup_epochs=h.beta_warmup_epochs, anneal_epochs=h.beta_anneal_epochs,
-                        cycle_epochs=h.beta_cycle_epochs, cycle_ratio=h.beta_cycle_ratio)  # fmt: skip
-        return beta_at(self.current_epoch, h.beta, h.beta_schedule, **schedule)
+        return kl_weight_at(
+            self.current_epoch if epoch is None else epoch, h.beta, h.beta_schedule,
+            delay_epochs=h.beta_warmup_epochs, warmup_epochs=max(h.beta_anneal_epochs, 1),
+            cycle_epochs=h.beta_cycle_epochs, cycle_ratio=h.beta_cycle_ratio,
+        )  # fmt: skip
 
     def pair_terms(self, pair, inputs, latents, beta: float, sample: bool) -> dict:
         """Loss terms of one pair from normalised ``inputs`` and ``latents[source] = (mu,
@@ -296,7 +305,7 @@ class CrossModalVAE(ZooModule):
         out = decoder(reparameterize(mu, logvar) if sample else mu)
         x, terms = inputs[target], {}
         with torch.autocast(device_type=x.device.type, enabled=False):
-            kl = (gaussian_kl(mu, logvar) / x[0].numel()).mean()
+            kl = (gaussian_kl(mu, logvar).sum(-1) / x[0].numel()).mean()
             if target == "rgb" and self.discriminator is not None:
                 terms = self.discriminator(x, out, decoder(torch.randn_like(mu)))
                 recon = terms.pop("recon")
@@ -309,11 +318,7 @@ class CrossModalVAE(ZooModule):
     def _inputs_and_latents(self, batch: dict, sources) -> tuple[dict, dict]:
         modalities = set(sources) | {t for _, t in self.pairs}
         inputs = {m: self.normalize(m, batch[BATCH_KEYS[m]]) for m in modalities}
-        latents = {s: self.encoders[s](inputs[s]) for s in set(sources)}
-        latents = {
-            s: (mu, lv.clamp(max=self.hparams.logvar_max)) for s, (mu, lv) in latents.items()
-        }
-        return inputs, latents
+        return inputs, {s: self._latent(s, inputs[s]) for s in set(sources)}
 
     # --- training -----------------------------------------------------------------------------
     def training_step(self, batch, batch_idx):
@@ -377,17 +382,17 @@ class CrossModalVAE(ZooModule):
         return optimizers, schedulers
 
     # --- evaluation ---------------------------------------------------------------------------
-    def _evaluate(self, batch, stage: str, metrics: nn.ModuleDict) -> None:
+    def _common_step(self, batch, stage: str) -> None:
+        """Validation / test at z = mean: every pair's ``<stage>/<pair>/recon``, ``kl`` and
+        ``loss``, and MPJPE / P-MPJPE of every source decoded to 3D."""
         inputs, latents = self._inputs_and_latents(batch, [s for s, _ in self.pairs])
         beta, b = self.beta(), len(batch["pose3d"])
+        metrics = self.stage_metrics(stage)
         for pair in self.pairs:
             terms = self.pair_terms(pair, inputs, latents, beta, sample=False)
-            terms = {k: terms[k] for k in ("recon", "kl", "loss")}
-            self.log_terms(
-                stage, {f"{self.tag(pair)}/{k}": v for k, v in terms.items()}, batch_size=b
-            )
-            if stage == "val":
-                self.val_losses[self.tag(pair)].update(terms["loss"], weight=b)
+            tag = self.tag(pair)
+            self.log_terms(stage, {f"{tag}/{k}": terms[k] for k in ("recon", "kl")}, batch_size=b)
+            metrics[f"{tag}/loss"].update(terms["loss"], weight=b)
         for source in self.pose_sources:
             pred = self.normalizer.pose3d_mm(self.decoders["3d"](latents[source][0]))
             for name in ("mpjpe", "p_mpjpe"):
@@ -395,40 +400,30 @@ class CrossModalVAE(ZooModule):
                     pred.float(), batch["pose3d"].float(), batch.get("action")
                 )
 
-    def validation_step(self, batch, batch_idx):
-        self._evaluate(batch, "val", self.val_metrics)
-
-    def test_step(self, batch, batch_idx):
-        self._evaluate(batch, "test", self.test_metrics)
-
     def predict_step(self, batch, batch_idx, dataloader_idx=0) -> dict[str, torch.Tensor]:
         """``{"pose3d_<source>": (B, 17, 3) mm}`` for every source decoded to 3D."""
         return {
             f"pose3d_{s}": self.translate(s, "3d", batch[BATCH_KEYS[s]]) for s in self.pose_sources
         }
 
-    def _log_metrics(self, stage: str, metrics: nn.ModuleDict) -> None:
-        for name, metric in metrics.items():
-            self.log(f"{stage}/{name}", metric.compute(), prog_bar=name.startswith("mpjpe"))
+    def _log_stage_metrics(self, stage: str) -> dict[str, torch.Tensor]:
+        return self.log_metrics(stage, prog_bar=[f"mpjpe_{s}" for s in self.pose_sources])
 
     def on_validation_epoch_end(self) -> None:
-        self._log_metrics("val", self.val_metrics)
-        losses = {tag: metric.compute() for tag, metric in self.val_losses.items()}
-        for metric in (*self.val_losses.values(), *self.val_metrics.values()):
-            metric.reset()
+        results = self._log_stage_metrics("val")
         if self.trainer.sanity_checking or not self.lr_schedulers():
             return
         schedulers = self.lr_schedulers()
         schedulers = schedulers if isinstance(schedulers, list) else [schedulers]
         for scheduler, pair in zip(schedulers, self.pairs):
-            scheduler.step(losses[self.tag(pair)])
+            scheduler.step(results[f"{self.tag(pair)}/loss"])
 
     def on_test_epoch_end(self) -> None:
-        self._log_metrics("test", self.test_metrics)
+        metrics = self.stage_metrics("test")
         self.per_action_results = {}
         for source in self.pose_sources:
             per_action = {
-                name: self.test_metrics[f"{name}_{source}"].compute_per_action().cpu()
+                name: metrics[f"{name}_{source}"].compute_per_action().cpu()
                 for name in ("mpjpe", "p_mpjpe")
             }
             self.per_action_results[source] = per_action
@@ -440,15 +435,14 @@ class CrossModalVAE(ZooModule):
                 if add_text is not None:
                     table = format_action_table(per_action, self.action_names, markdown=True)
                     add_text(f"test/per_action_{source}", table, self.global_step)
-        for metric in self.test_metrics.values():
-            metric.reset()
+        self._log_stage_metrics("test")
 
     # --- UMAP of the shared latent (motionzoo.viz.latents.LatentUMAPCallback) -----------------
     def umap_latents(self, batch) -> list[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
         """Posterior means of every encoder, labelled by action and modality (rgb 0, 2d 1, 3d 2)."""
         groups = []
         for m in self.encoders:
-            mu = self.encode(m, batch[BATCH_KEYS[m]])[0]
+            mu = self.encode(batch[BATCH_KEYS[m]], m)
             modality = torch.full((len(mu),), MODALITIES.index(m), dtype=torch.long)
             groups.append((mu, {"action": batch["action"], "modality": modality}))
         return groups

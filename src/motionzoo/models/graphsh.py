@@ -1,43 +1,31 @@
 """GraphSH: Graph Stacked Hourglass Networks for 3D Human Pose Estimation (Xu & Takano, CVPR
-2021), a 2D->3D lifter on the 16-joint Human3.6M skeleton.
+2021), a lifter (``motionzoo.models.families.lifting``) on the 16-joint Human3.6M skeleton.
 
 Network (paper Fig. 2-3): input GConv 2 -> C; N stacked graph hourglasses over 16/8/4-joint
 graphs with C/1.5C/2C channels; after each hourglass a 1x1 conv C -> C/N ("intermediate
 feature"); the N intermediate features are concatenated (C channels), re-weighted by a
-squeeze-and-excitation block (r = 8) and mapped to 3D by a 1x1 conv. Paper defaults: C = 64,
-N = 4, dropout 0.25; MSE loss, Adam 1e-4 decayed x0.92 every 20,000 steps, batch 256, gradient
-norm clipped to 1 (the configs' ``trainer.gradient_clip_val``).
-
-Parameter counts of paper Table 3 (16 joints, C = 64, N = 4; ``count_parameters``):
+squeeze-and-excitation block (r = 8) and mapped to 3D by a 1x1 conv. Paper: C = 64, N = 4,
+dropout 0.25; MSE, Adam 1e-4 x0.92 every 20,000 steps, batch 256, gradient norm clipped to 1
+(the configs' ``trainer.gradient_clip_val``). Parameter counts of paper Table 3 (16 joints):
 
 | conv               | setting                                  | params    | paper |
 | ------------------ | ---------------------------------------- | --------- | ----- |
 | ``vanilla``        | coupled (one shared W: Â X W)            | 224,907   | 0.22M |
 | ``semantic``       | decoupled self / neighbour W (SemGCN)    | 438,657   | 0.44M |
 | ``preagg``         | decoupled, per-node W                    | 3,685,899 | 3.70M |
-
-This module also holds what GraphSH shares with its SeqRes baseline (``GraphLifter``): the
-optimiser schedule, ``lift`` from pixels, and the per-action test table in the papers' layout.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
-import motionzoo.skeleton as skeletons
-from motionzoo.models.lifting import LiftingModule
-from motionzoo.nn.graph import GRAPH_CONVS, GraphConvBNReLU
+from motionzoo.models.families.lifting import GraphLifter
+from motionzoo.nn.graph import GraphConvBNReLUDropout
 from motionzoo.nn.hourglass import GraphHourglass, SqueezeExcitation
-from motionzoo.skeleton import H36M_ACTIONS, Skeleton, edges_to_adjacency
-
-
-def skeleton_by_name(name: str) -> Skeleton:
-    """The ``motionzoo.skeleton`` skeleton whose ``name`` is ``name`` (e.g. ``"h36m_16"``)."""
-    known = {s.name: s for s in vars(skeletons).values() if isinstance(s, Skeleton)}
-    if name not in known:
-        raise ValueError(f"unknown skeleton {name!r}; known: {sorted(known)}")
-    return known[name]
+from motionzoo.skeleton import Skeleton, edges_to_adjacency
 
 
 def scale_adjacencies(skeleton: Skeleton) -> list[torch.Tensor]:
@@ -51,33 +39,23 @@ def scale_adjacencies(skeleton: Skeleton) -> list[torch.Tensor]:
     return [skeleton.adjacency(), *coarse]
 
 
-def count_parameters(module: nn.Module) -> int:
-    """Trainable parameters (what the papers' "#Params" count)."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
 class GraphSHNet(nn.Module):
     """The GraphSH network: (B, J, 2) screen-normalised -> (B, J, 3), units of ``pose_scale``.
 
-    Args:
-        skeleton: a skeleton with ``pool_groups`` and ``coarse_edges`` (``H36M_16``).
-        conv: graph convolution name (``vanilla``, ``semantic``, ``preagg``).
-        hidden: C, channels at full resolution (hourglass widths C, 1.5C, 2C).
-        num_stacks: N hourglasses; each contributes C // N intermediate channels.
-        dropout: after every GConv's ReLU (input layer included, as the public code).
-        se_reduction: r of the squeeze-and-excitation block.
-        decouple: separate self / neighbour weights; ``None`` takes the conv's default.
+    ``skeleton``: one with ``pool_groups`` and ``coarse_edges`` (``H36M_16``); the other
+    arguments are :class:`GraphSH`'s.
     """
 
     def __init__(
         self,
         skeleton: Skeleton,
-        conv: str = "preagg",
-        hidden: int = 64,
-        num_stacks: int = 4,
-        dropout: float = 0.25,
-        se_reduction: int = 8,
-        decouple: bool | None = None,
+        conv: str,
+        hidden: int,
+        num_stacks: int,
+        dropout: float,
+        se_reduction: int,
+        decouple: bool | None,
+        fused_kernels: bool = True,
     ):
         super().__init__()
         if hidden % num_stacks:
@@ -85,9 +63,13 @@ class GraphSHNet(nn.Module):
         adjacencies = scale_adjacencies(skeleton)
         widths = [hidden, hidden * 3 // 2, hidden * 2][: len(adjacencies)]
         widths += [widths[-1]] * (len(adjacencies) - len(widths))
-        self.input = GraphConvBNReLU(conv, 2, hidden, adjacencies[0], dropout, decouple)
+        self.input = GraphConvBNReLUDropout(
+            conv, 2, hidden, adjacencies[0], dropout, decouple, fused_kernels
+        )
         self.hourglasses = nn.ModuleList(
-            GraphHourglass(adjacencies, skeleton.pool_groups, widths, conv, dropout, decouple)
+            GraphHourglass(
+                adjacencies, skeleton.pool_groups, widths, conv, dropout, decouple, fused_kernels
+            )
             for _ in range(num_stacks)
         )
         # 1x1 convs over nodes are Linear layers on the channel axis.
@@ -107,40 +89,6 @@ class GraphSHNet(nn.Module):
         return self.output(self.attention(torch.cat(features, dim=-1))).transpose(0, 1)
 
 
-class GraphLifter(LiftingModule):
-    """What GraphSH and its SeqRes baseline share on top of ``LiftingModule``: a named skeleton
-    and graph convolution, and Adam with the paper's staircase decay."""
-
-    def __init__(self, skeleton: str, conv: str, pose_scale: float, action_names) -> None:
-        layout = skeleton_by_name(skeleton)
-        super().__init__(
-            num_joints=layout.num_joints, pose_scale=pose_scale, action_names=action_names
-        )
-        if conv not in GRAPH_CONVS:
-            raise ValueError(
-                f"unknown graph convolution {conv!r}; choose one of {sorted(GRAPH_CONVS)}"
-            )
-        self.skeleton = layout
-
-    def configure_optimizers(self):
-        optimizer = torch.optim.Adam(
-            self.parameters(), lr=self.hparams.lr, fused=self._fused_adam()
-        )
-        decay, every = self.hparams.lr_decay, self.hparams.lr_decay_steps
-        # lr * decay^floor(step / every): the public code's lr_decay, applied every 20k steps.
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: decay ** (step // every)
-        )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
-
-    def _fused_adam(self) -> bool:
-        """Adam's fused kernel (the same update; 3x faster a step on CPU) where Lightning allows
-        it: mixed precision refuses gradient clipping with a fused optimizer."""
-        precision = str(self._trainer.precision) if self._trainer is not None else "32-true"
-        devices = {p.device.type for p in self.parameters()}
-        return precision.startswith(("32", "64")) and devices <= {"cpu", "cuda"}
-
-
 class GraphSH(GraphLifter):
     """Graph Stacked Hourglass lifter (Xu & Takano, CVPR 2021).
 
@@ -148,15 +96,15 @@ class GraphSH(GraphLifter):
         conv: graph convolution: ``"preagg"`` (paper's best, 3.70M params), ``"semantic"``
             (SemGConv, 0.44M) or ``"vanilla"`` (Kipf, 0.22M).
         hidden: C = 64 -> hourglass channels 64 / 96 / 128.
-        num_stacks: stacked hourglasses (4).
-        dropout: after every GConv (0.25).
+        num_stacks: N stacked hourglasses (4); each contributes C // N intermediate channels.
+        dropout: after every GConv's ReLU, input layer included as in the public code (0.25).
         se_reduction: squeeze-and-excitation reduction r (8).
         decouple: separate self / neighbour weights; ``None``: coupled for vanilla, decoupled
             for semantic and preagg (the settings giving the paper's parameter counts).
-        lr, lr_decay, lr_decay_steps: Adam 1e-4, x0.92 every 20,000 optimiser steps.
-        skeleton: name of a ``motionzoo.skeleton`` layout with pooling groups (``"h36m_16"``).
-        pose_scale: millimetres per network output unit (metres).
-        action_names: the test set's action labels, for the per-action table.
+        fused_kernels: the fused CPU kernels of ``motionzoo.nn.kernels`` (BatchNorm -> ReLU ->
+            Dropout as one node, pair-max pooling); ``False``: plain PyTorch, the same model.
+        kwargs: ``lr``, ``lr_decay``, ``lr_decay_steps``, ``skeleton`` (one with pooling
+            groups), ``pose_scale``, ``action_names`` of :class:`GraphLifter`.
     """
 
     def __init__(
@@ -167,15 +115,10 @@ class GraphSH(GraphLifter):
         dropout: float = 0.25,
         se_reduction: int = 8,
         decouple: bool | None = None,
-        lr: float = 1e-4,
-        lr_decay: float = 0.92,
-        lr_decay_steps: int = 20_000,
-        skeleton: str = "h36m_16",
-        pose_scale: float = 1000.0,
-        action_names: tuple[str, ...] = H36M_ACTIONS,
+        fused_kernels: bool = True,
+        **kwargs: Any,
     ):
-        super().__init__(skeleton, conv, pose_scale, action_names)
-        self.save_hyperparameters()
+        super().__init__(conv, **kwargs)
         self.net = GraphSHNet(
-            self.skeleton, conv, hidden, num_stacks, dropout, se_reduction, decouple
+            self.skeleton, conv, hidden, num_stacks, dropout, se_reduction, decouple, fused_kernels
         )

@@ -1,55 +1,31 @@
 """HG-VAE: hierarchical graph-convolutional VAE of motion (Bourached et al.).
 
-Input ``motion`` (B, T, J, 3) mm. Nodes are the J*3 coordinate trajectories (a proper transpose
-``b t j c -> b (j c) t``, not the reference's raw reshape), features the orthonormal DCT-II
-coefficients over time (eq. 6; ``dct_coefficients`` truncates). Before the DCT the motion is
-centred on the train mean pose and divided by ``scale_mm`` (see
-:mod:`motionzoo.models.motion_vae`); the statistics are buffers copied from the DataModule when
-training starts, so a checkpoint carries them.
-
-Hierarchy: ``levels`` lists (nodes, features) of the latent levels from the bottom (next to the
-data) to the top z0; ``None`` nodes means N = J*3. The default is the reference's 4 stochastic
-layers [[N,128],[24,128],[8,128],[1,256]]; 1..16 layers are configs. The encoder reduces level by
-level (GCL -> GCB, ReZero residual); the top-down decoder keeps a deterministic (N, R) stream:
-z0 (posterior: a Gaussian head on the top encoder activation, as the reference; 2.96M
-parameters in all for AMASS-18, 2.60M in the reference, whose GCL bias is per feature where
-DESIGN.md's is per node and feature) enters by a GCL, then per lower level ``stream += ReZero(GCB(stream))``, a posterior from
-[GCL(stream); encoder activation] -> GCB -> Gaussian head, a prior GCB(stream) -> Gaussian head,
-``stream += ReZero(prior features)`` and ``stream += ReZero(GCL(z))``. KL is analytic per level.
-
-Likelihood: p(x|z) is a diagonal Gaussian with learned variance on the DCT coefficients. The
-DCT is orthonormal (|det| = 1), so this is exactly the time-domain density with covariance
-D^T diag(var) D; the reference instead used the DCT-domain variance as a time-domain variance
-(a mismatch we do not copy). Log-likelihoods are in model units.
-
-"Turned off" levels (``stochastic_levels = k``): only the top k levels are stochastic; below
-them z is the mean (posterior when encoding, prior when generating) and contributes no KL.
-``action`` one-hot (``num_actions > 0``) is appended to z0 for conditional models.
-
-Imputation, the log posterior and OoD scoring are :class:`~motionzoo.models.motion_vae.
-MotionVAEMixin`'s; HG-VAE supplies ``log p(x | z*)`` and ``sum_l log p(z*_l | z*_<l)`` at the
-posterior means.
+Nodes are the J*3 coordinate trajectories of the normalised motion (``b t j c -> b (j c) t``, a
+proper transpose, not the reference's raw reshape), features their orthonormal DCT-II
+coefficients over time (eq. 6; ``dct_coefficients`` truncates). ``levels`` lists the latent
+(nodes, features) from the bottom to the top z0 (default: the reference's 4 stochastic layers
+[[N,128],[24,128],[8,128],[1,256]], N = J*3; 1..16 layers are configs). The encoder reduces level
+by level (GCL -> GCB, ReZero residual); z0's posterior is a Gaussian head on the top activation;
+the top-down decoder keeps an (N, R) stream: z0 enters by a GCL, then per lower level
+``stream += ReZero(GCB(stream))``, posterior [GCL(stream); activation] -> GCB -> head, prior
+GCB(stream) -> head, ``stream += ReZero(prior)``, ``stream += ReZero(GCL(z))``; KL analytic.
+p(x|z): diagonal Gaussian on the DCT coefficients, learned variance; the DCT is orthonormal, so
+this is the time-domain density with covariance D^T diag(var) D (the reference uses the DCT
+variance as a time-domain one). Deviation: GCL bias per node and feature (reference: per feature).
+Conditional models append the action one-hot to z0. Parameter counts: docs/models/hgvae.md.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
-from torchmetrics import MeanMetric
 
 from motionzoo.geometry.dct import DCT
-from motionzoo.models.base import ZooModule
-from motionzoo.models.motion_vae import MotionVAEMixin
-from motionzoo.nn.graph_vae import (
-    GraphConvBlock,
-    GraphConvLayer,
-    GraphGaussianHead,
-    ReZero,
-    gaussian_kl,
-    gaussian_log_prob,
-)
+from motionzoo.models.families.motion_vae import MotionVAE
+from motionzoo.nn.distributions import gaussian_kl, gaussian_log_prob, reparameterize
+from motionzoo.nn.graph_vae import GraphConvBlock, GraphConvLayer, GraphGaussianHead, ReZero
+from motionzoo.nn.modes import evaluating
 
 DEFAULT_LEVELS = ((None, 128), (24, 128), (8, 128), (1, 256))
 
@@ -69,8 +45,9 @@ class TopDownLevel(nn.Module):
         self.z_gate = ReZero()
 
 
-class HGVAE(MotionVAEMixin, ZooModule):
-    """Hierarchical graph-convolutional VAE over (B, T, J, 3) mm motion windows.
+class HGVAE(MotionVAE):
+    """Hierarchical graph-convolutional VAE over (B, T, J, 3) mm motion windows; verbs as
+    :class:`~motionzoo.models.families.motion_vae.MotionVAE`.
 
     Args:
         num_joints, num_frames: J (18 AMASS, 22 H3.6M) and T (50).
@@ -78,20 +55,19 @@ class HGVAE(MotionVAEMixin, ZooModule):
         levels: latent (nodes, features) from bottom to top; None nodes = J*3.
         residual_features: width R of the decoder's (N, R) stream (256).
         dropout: dropout inside every GCB.
-        stochastic_levels: number of top levels that are stochastic (None: all).
+        stochastic_levels: number of top levels that are stochastic (None: all); below them z is
+            the mean (posterior when encoding, prior when generating) and has no KL.
         num_actions: > 0 appends an action one-hot to z0 (15 for H3.6M).
         imputation_objective: ``"joint"`` log p(x | z*) + log p(z*) or the reference's
-            ``"posterior"`` log p(z*) (see :mod:`motionzoo.models.motion_vae`).
+            ``"posterior"`` log p(z*) (see :mod:`motionzoo.models.families.motion_vae`).
         scale_mm: millimetres per model unit after centring on the train mean pose.
         lr, weight_decay: Adam (paper lr 1e-3; reference 1e-4 with weight decay 1e-4).
         kl_weight_start, kl_weight_end, kl_warmup_epochs: linear KL warm-up 0.001 -> 1 over 200.
         ood_quantile: quantile of the training log posterior used as the OoD threshold.
-        output_logvar_min: floor of the output log-variance (model units). The reference's -20
-            lets near-constant coordinates dominate the likelihood (and the imputation
-            gradient).
+        output_logvar_min: floor of the output log-variance (model units; reference -20).
         fixed_variance_epochs: for the first epochs the output log-variance is 0 (unit variance
-            in model units, the reference's ``--output_variance`` off): with a learned variance
-            from the start a short run fits the variance and leaves the mean at the data mean.
+            in model units, the reference's ``--output_variance`` off).
+        action_names: names of the action indices (None: the fitted DataModule's).
     """
 
     def __init__(
@@ -114,6 +90,7 @@ class HGVAE(MotionVAEMixin, ZooModule):
         ood_quantile: float = 0.01,
         output_logvar_min: float = -20.0,
         fixed_variance_epochs: int = 0,
+        action_names: list[str] | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -151,13 +128,6 @@ class HGVAE(MotionVAEMixin, ZooModule):
         )
         self.out_block = GraphConvBlock(nodes, residual_features, dropout)
         self.out_head = GraphGaussianHead(nodes, nodes, residual_features, features)
-        self.metrics = nn.ModuleDict(
-            {
-                f"{s}_{k}": MeanMetric()
-                for s in ("val", "test")
-                for k in ("elbo", "nll", "kl", "mse_mm")
-            }
-        )
 
     def node_map(self, in_nodes: int, out_nodes: int) -> torch.Tensor | None:
         """Fixed (out_nodes, in_nodes) node map of a GCL between two levels, or None for the
@@ -174,19 +144,15 @@ class HGVAE(MotionVAEMixin, ZooModule):
         return self.denormalise(rearrange(self.dct.inverse(features), "b (j c) t -> b t j c", c=3))
 
     def _condition(self, z0: torch.Tensor, action) -> torch.Tensor:
-        k = self.hparams.num_actions
-        if not k:
+        """z0 (B, n0, f0) -> (B, n0, f0 + num_actions): the action one-hot on every node."""
+        onehot = self.action_onehot(action, z0)
+        if onehot is None:
             return z0
-        b = z0.shape[0]
-        if action is None:
-            onehot = z0.new_zeros(b, k)
-        else:
-            action = torch.as_tensor(action, device=z0.device).long().expand(b)
-            onehot = F.one_hot(action.clamp(min=0), k).to(z0.dtype) * (action >= 0)[:, None]
-        return torch.cat([z0, onehot[:, None, :].expand(b, z0.shape[1], k)], -1)
+        b, n0 = z0.shape[:2]
+        return torch.cat([z0, onehot[:, None, :].expand(b, n0, onehot.shape[1])], -1)
 
     # --- the model --------------------------------------------------------------------------------
-    def encode(self, h: torch.Tensor) -> list[torch.Tensor]:
+    def bottom_up(self, h: torch.Tensor) -> list[torch.Tensor]:
         """Features (B, N, K) -> encoder activations per latent level, top-down order."""
         acts = []
         for i, (reduce, block) in enumerate(zip(self.enc_reduce, self.enc_block)):
@@ -217,11 +183,7 @@ class HGVAE(MotionVAEMixin, ZooModule):
 
         def choose(mu_q, logvar_q, mu_p, logvar_p, level):
             mu, logvar = (mu_q, logvar_q) if use_posterior else (mu_p, logvar_p)
-            z = (
-                mu + torch.randn_like(mu) * (0.5 * logvar).exp()
-                if sample and level < active
-                else mu
-            )
+            z = reparameterize(mu, logvar) if sample and level < active else mu
             if kl and use_posterior and level < active:
                 kls.append(gaussian_kl(mu_q, logvar_q, mu_p, logvar_p).flatten(1).sum(1))
             else:
@@ -261,65 +223,29 @@ class HGVAE(MotionVAEMixin, ZooModule):
     def forward(self, motion: torch.Tensor, action=None, sample: bool = True) -> dict:
         """motion (B, T, J, 3) mm -> top-down outputs plus ``nll`` (B,) in model units."""
         h = self.to_features(motion)
-        out = self.top_down_pass(self.encode(h), action, sample=sample)
+        out = self.top_down_pass(self.bottom_up(h), action, sample=sample)
         out["nll"] = -gaussian_log_prob(h, out["mu"], out["logvar"]).flatten(1).sum(1)
         return out
 
-    # --- training ---------------------------------------------------------------------------------
-    def _step(self, batch: dict, stage: str) -> torch.Tensor:
-        motion = batch["motion"]
-        out = self(motion, batch.get("action") if self.hparams.num_actions else None)
-        kl = torch.stack(out["kl"], 1)  # (B, L)
-        nll, kl_total = out["nll"].mean(), kl.sum(1).mean()
-        loss = nll + self.kl_weight() * kl_total if stage == "train" else nll + kl_total
-        # val/test nll and kl go through the torchmetrics below
-        terms = {"loss": loss, "nll": nll, "kl": kl_total} if stage == "train" else {"loss": loss}
-        terms |= {f"kl_{level}": kl[:, level].mean() for level in range(self.num_levels)}
-        if stage == "train":
-            terms["kl_weight"] = torch.tensor(self.kl_weight())
-        self.log_terms(stage, terms, batch_size=motion.shape[0])
-        if stage != "train":
-            with torch.no_grad():
-                mse = (self.to_motion(out["mu"]) - motion).square().flatten(1).mean(1)
-            for key, value in (
-                ("elbo", -(out["nll"] + kl.sum(1))),
-                ("nll", out["nll"]),
-                ("kl", kl.sum(1)),
-                ("mse_mm", mse),
-            ):
-                metric = self.metrics[f"{stage}_{key}"]
-                metric.update(value)
-                self.log(f"{stage}/{key}", metric, on_epoch=True, batch_size=motion.shape[0])
-        return loss
+    # --- the family's pieces ----------------------------------------------------------------------
+    @evaluating
+    def encode(self, motion: torch.Tensor, action=None) -> torch.Tensor:
+        """motion (B, T, J, 3) mm -> z0's posterior mean, flattened (B, n0 f0)."""
+        mu_z0, _ = self.top_posterior(self.bottom_up(self.to_features(motion))[0], logvar=False)
+        return mu_z0.flatten(1)
 
-    # --- tasks ------------------------------------------------------------------------------------
     def log_joint_terms(self, motion: torch.Tensor, action=None):
         """(log p(x | z*) (B,), log p(z*_l | z*_<l) (B, L), z0 first) at the posterior means z*,
         model units."""
         h = self.to_features(motion)
-        out = self.top_down_pass(self.encode(h), action, sample=False, kl=False)
+        out = self.top_down_pass(self.bottom_up(h), action, sample=False, kl=False)
         log_lik = gaussian_log_prob(h, out["mu"], out["logvar"]).flatten(1).sum(1)
         return log_lik, torch.stack(out["log_prior"], 1)
 
-    @torch.no_grad()
-    def reconstruct(self, motion: torch.Tensor, action=None) -> torch.Tensor:
-        """motion (B, T, J, 3) mm -> decoder mean at the posterior means, (B, T, J, 3) mm."""
-        return self.to_motion(self(motion, action, sample=False)["mu"])
-
-    @torch.no_grad()
-    def generate(self, n: int, action=None, level: int | None = None) -> torch.Tensor:
-        """n samples (n, T, J, 3) mm from the prior; only the top ``level`` levels are sampled
-        (below them the prior means). ``action``: int or (n,) for a conditional model."""
+    def sample_prior(self, n: int, action, level: int | None) -> torch.Tensor:
+        """Decoder mean (n, N, K) of n prior samples, the top ``level`` levels sampled."""
         out = self.top_down_pass(None, action, sample=True, batch_size=n, stochastic_levels=level)
-        return self.to_motion(out["mu"])
-
-    @torch.no_grad()
-    def umap_latents(self, batch: dict) -> list[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
-        """z0 posterior means (B, n0 f0) labelled by action, for ``LatentUMAPCallback``."""
-        motion = batch["motion"].to(self.device)
-        mu_z0, _ = self.top_posterior(self.encode(self.to_features(motion))[0], logvar=False)
-        action = batch.get("action", torch.full(motion.shape[:1], -1))
-        return [(mu_z0.flatten(1), {"action": action.to(self.device)})]
+        return out["mu"]
 
 
 def _pairs(sizes):

@@ -1,8 +1,9 @@
 """LinearLifter: the simple yet effective baseline of Martinez et al. (ICCV 2017).
 
-Two residual blocks of [Linear 1024, BatchNorm, ReLU, Dropout 0.5] x 2 between an input and an
-output linear layer; Adam with exponential learning-rate decay (0.96 every 100k steps in the
-paper) and max-norm gradient clipping 1 (configs set ``trainer.gradient_clip_val``).
+(B, J, 2) screen-normalised 2D joints, flattened -> Linear 1024 -> two residual blocks of
+[Linear 1024, BatchNorm, ReLU, Dropout 0.5] x 2 -> Linear -> (B, J, 3) in units of
+``pose_scale`` mm. Adam 1e-3 with continuous exponential decay lr * 0.96^(step / 100k) and
+max-norm gradient clipping 1 (configs set ``trainer.gradient_clip_val``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from motionzoo.models.lifting import LiftingModule
+from motionzoo.models.families.lifting import LiftingModule
 from motionzoo.skeleton import H36M_ACTIONS
 
 
@@ -63,8 +64,10 @@ class LinearLifter(LiftingModule):
         num_blocks: residual blocks (2 in the paper).
         dropout: dropout probability (0.5 in the paper).
         lr: Adam learning rate (1e-3 in the paper).
-        lr_decay: multiplicative decay applied every ``lr_decay_steps`` optimiser steps.
+        lr_decay, lr_decay_steps: lr x 0.96 per 100,000 optimiser steps, continuously (the
+            paper's ``lr * decay ** (step / steps)``).
         pose_scale: millimetres per network output unit.
+        action_names: the test set's action labels, for the per-action table.
     """
 
     def __init__(
@@ -82,12 +85,3 @@ class LinearLifter(LiftingModule):
         super().__init__(num_joints=num_joints, pose_scale=pose_scale, action_names=action_names)
         self.save_hyperparameters()
         self.net = LinearNet(num_joints, width, num_blocks, dropout)
-
-    def configure_optimizers(self):
-        optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
-        decay, every = self.hparams.lr_decay, self.hparams.lr_decay_steps
-        # Exponential decay 0.96^(step / 100k), as Martinez et al.
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: decay ** (step / every)
-        )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

@@ -1,40 +1,18 @@
 """VAEGAN: a VAE whose reconstruction error is measured in a learned discriminator's feature
 space (Larsen et al. 2016, "Autoencoding beyond pixels"; thesis section 2.1.6, eq. 2.9-2.13).
 
-Three networks (:mod:`motionzoo.nn.conv`) and three losses, per batch x of images:
+Per batch x of images (B, 3, 64, 64) in [-1, 1], x~ = Dec(z), z ~ q(z|x), x_p = Dec(z_p), z_p ~
+N(0, I), batch means in float32:
 
-- ``prior``  L_prior = KL(q(z|x) || N(0, I)), analytic, summed over z, batch mean;
-- ``llike``  L_llike^{Dis_l} = -log N(Dis_l(x) | Dis_l(x~), I) (up to its constant), x~ =
-  Dec(z), z ~ q(z|x): half the squared distance of the discriminator's layer-l features, summed
-  over features, batch mean;
-- ``gan``    L_GAN = BCE(D(x), 1) + BCE(D(x~), 0) + BCE(D(x_p), 0), x_p = Dec(z_p), z_p ~ N(0, I):
-  the negative of eq. 2.13's log D(x) + log(1 - D(x~)) + log(1 - D(x_p)), batch means, so that
-  every network *descends* its objective.
+- ``prior``  L_prior = KL(q(z|x) || N(0, I)), summed over z;
+- ``llike``  L_llike^{Dis_l} = 0.5 ||Dis_l(x) - Dis_l(x~)||^2, -log N(Dis_l(x) | Dis_l(x~), I)
+  up to its constant (eq. 2.12);
+- ``gan``    L_GAN = BCE(D(x), 1) + BCE(D(x~), 0) + BCE(D(x_p), 0), the negative of eq. 2.13.
 
-Updates (paper Algorithm 1), all gradients from the same forward pass, then one RMSProp step each:
-
-- encoder       <- grad (L_prior + L_llike)
-- decoder       <- grad (gamma * L_llike - L_GAN)
-- discriminator <- grad L_GAN
-
-Each objective is back-propagated into its own module's parameters only
-(``backward(inputs=...)``), so the GAN error never reaches the encoder and the discriminator
-never minimises L_llike, although both terms depend on those parameters. ``generator_loss=
-"non_saturating"`` replaces the decoder's ``-L_GAN`` by BCE(D(x~), 1) + BCE(D(x_p), 1), as the
-public PyTorch code does; the default is the paper's ``-L_GAN``. ``equilibrium`` / ``margin``
-(off by default) add that code's balancing (lucabergamini/VAEGAN-PYTORCH main.py, equilibrium
-0.68, margin 0.35): no discriminator step while it is too far ahead, no GAN term in the
-decoder's objective while the discriminator is too weak; the update rule is otherwise unchanged.
-Dis_l of an earlier layer (``feature_layer`` 1: 32x32 features) makes reconstructions more
-pixel-faithful than the paper's l = 3 (8x8). BCE and KL are computed in float32 inside autocast.
-
-Logged: ``train/prior``, ``train/llike``, ``train/gan``, the discriminator's BCE
-``bce_real`` / ``bce_recon`` / ``bce_sampled`` and accuracy ``acc_real`` / ``acc_recon`` /
-``acc_sampled`` (logit > 0 means "real"), with ``equilibrium`` also ``dis_trained`` (1: the
-discriminator stepped); in validation the SSIM of reconstructions and their image-gradient
-energy relative to the data's, and TensorBoard grids ``val/reconstructions`` and
-``val/samples``. Batches: ``image`` (B, 3, 64, 64) in [-1, 1]
-(:class:`~motionzoo.data.frames.FramesDataModule`) or ``frames`` (B, T, 3, 64, 64).
+Updates (Algorithm 1), each objective back-propagated into its own network only, then one RMSProp
+step each: encoder <- L_prior + L_llike; decoder <- gamma L_llike - L_GAN; discriminator <- L_GAN.
+Options beyond the paper (off by default): ``generator_loss="non_saturating"`` (the public PyTorch
+code, lucabergamini/VAEGAN-PYTORCH) and its ``equilibrium`` / ``margin`` balancing.
 """
 
 from __future__ import annotations
@@ -42,16 +20,16 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 
-from motionzoo.models.conv_vae import LatentImageModule, gaussian_kl, reparameterize
-from motionzoo.nn.conv import ConvDecoder, ConvDiscriminator, ConvEncoder
+from motionzoo.models.families.image_vae import ImageVAE
+from motionzoo.nn.conv import ConvDiscriminator
+from motionzoo.nn.distributions import gaussian_kl, reparameterize
 
 MODULES = ("encoder", "decoder", "discriminator")
 GROUPS = ("real", "recon", "sampled")
 
 
-class VAEGAN(LatentImageModule):
+class VAEGAN(ImageVAE):
     """VAE/GAN on 64x64 images; manual optimisation with one RMSProp per network.
 
     Args:
@@ -102,10 +80,7 @@ class VAEGAN(LatentImageModule):
                 f"margin {margin} with equilibrium {equilibrium}; expected 0 <= margin < "
                 "equilibrium (the reference code: equilibrium 0.68, margin 0.35)"
             )
-        self.encoder = ConvEncoder(z_dim, tuple(encoder_channels), encoder_hidden, image_size)
-        self.decoder = ConvDecoder(
-            z_dim, tuple(decoder_channels), decoder_start_channels, image_size
-        )
+        self._build_autoencoder()
         self.discriminator = ConvDiscriminator(
             tuple(discriminator_channels),
             discriminator_stem,
@@ -113,44 +88,29 @@ class VAEGAN(LatentImageModule):
             feature_layer,
             image_size,
         )
-        self._init_metrics()
 
     def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """One forward pass of all three networks on images x (B, 3, H, W).
 
         Returns the batch-mean losses ``prior``, ``llike``, ``gan`` (L_GAN as the
         discriminator's BCE), ``generator`` (the decoder's GAN term: ``-gan`` or the
-        non-saturating BCE) and the discriminator accuracies ``acc_real``, ``acc_recon``,
-        ``acc_sampled``."""
-        b = x.shape[0]
+        non-saturating BCE), the discriminator's BCE per group ``bce_real``, ``bce_recon``,
+        ``bce_sampled`` and its accuracies ``acc_real``, ``acc_recon``, ``acc_sampled``."""
         mu, logvar = self.encoder(x)
         recon = self.decoder(reparameterize(mu, logvar))
         sampled = self.decoder(torch.randn_like(mu))
-        # one discriminator pass over [x, x~, x_p], as the reference (shared BatchNorm statistics)
-        logits, features = self.discriminator(torch.cat([x, recon, sampled]))
+        d = self.discriminator.adversarial_terms(x, recon, sampled)
         with torch.autocast(device_type=x.device.type, enabled=False):
-            logits, features = logits.float(), features.float()
-            real, rec, smp = logits.split(b)
-            f_real, f_recon = features[:b], features[b : 2 * b]
-            prior = gaussian_kl(mu, logvar).mean()
-            llike = 0.5 * (f_real - f_recon).pow(2).sum(-1).mean()
-            bce = F.binary_cross_entropy_with_logits
-            ones, zeros = torch.ones_like(real), torch.zeros_like(real)
-            groups = bce(real, ones), bce(rec, zeros), bce(smp, zeros)
-            gan = sum(groups)
-            if self.hparams.generator_loss == "minimax":
-                generator = -gan
-            else:
-                generator = bce(rec, ones) + bce(smp, ones)
+            llike = 0.5 * (d["features_real"] - d["features_recon"]).pow(2).sum(-1).mean()
+            gan = d["bce_real"] + d["bce_recon"] + d["bce_sampled"]
+        minimax = self.hparams.generator_loss == "minimax"
         return {
-            "prior": prior,
+            "prior": gaussian_kl(mu, logvar).sum(-1).mean(),
             "llike": llike,
             "gan": gan,
-            "generator": generator,
-            **{f"bce_{k}": v.detach() for k, v in zip(GROUPS, groups)},
-            "acc_real": (real > 0).float().mean(),
-            "acc_recon": (rec < 0).float().mean(),
-            "acc_sampled": (smp < 0).float().mean(),
+            "generator": -gan if minimax else d["generator"],
+            **{f"bce_{k}": d[f"bce_{k}"].detach() for k in GROUPS},
+            **{f"acc_{k}": d[f"acc_{k}"] for k in GROUPS},
         }
 
     def objectives(self, terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -10,6 +10,7 @@ width configurable so that tests and small pretrained models use the same code:
 - :class:`ConvDiscriminator`: conv5 32 s1 ReLU -> 3 x [conv5 s2 BN ReLU] 128/256/256 ->
   FC 512 BN ReLU -> FC 1 (a logit; the sigmoid lives in the loss). ``Dis_l`` is the pre-BN
   output of strided block ``feature_layer`` (1-based; the paper's l is block 3, 256x8x8).
+  :meth:`ConvDiscriminator.adversarial_terms`: its half of the VAE/GAN losses (eq. 2.12-2.13).
 
 BatchNorm momentum 0.1 in PyTorch's convention is the reference's ``momentum=0.9`` (Keras
 convention: the weight of the running average).
@@ -18,6 +19,7 @@ convention: the weight of the running average).
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
@@ -137,3 +139,34 @@ class ConvDiscriminator(nn.Module):
             h = act(bn(h))
         logit = self.head(rearrange(h, "b c h w -> b (c h w)"))[:, 0]
         return logit, features
+
+    def adversarial_terms(
+        self, x: torch.Tensor, recon: torch.Tensor, sampled: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """One pass over [x, x~, x_p] (images, reconstructions, prior samples, each (B, 3, H, W);
+        shared BatchNorm statistics, as the reference), losses in float32 outside autocast:
+
+        - ``features_real``, ``features_recon``: Dis_l(x), Dis_l(x~) (B, F) (eq. 2.12);
+        - ``bce_real``, ``bce_recon``, ``bce_sampled``: BCE(D(x), 1), BCE(D(x~), 0), BCE(D(x_p), 0),
+          batch means; their sum is L_GAN, the negative of eq. 2.13;
+        - ``generator``: BCE(D(x~), 1) + BCE(D(x_p), 1), the non-saturating generator loss;
+        - ``acc_real``, ``acc_recon``, ``acc_sampled``: accuracy per group (logit > 0: "real").
+        """
+        b = len(x)
+        logits, features = self(torch.cat([x, recon, sampled]))
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            logits, features = logits.float(), features.float()
+            real, rec, smp = logits.split(b)
+            ones, zeros = torch.ones_like(real), torch.zeros_like(real)
+            bce = F.binary_cross_entropy_with_logits
+            return {
+                "features_real": features[:b],
+                "features_recon": features[b : 2 * b],
+                "bce_real": bce(real, ones),
+                "bce_recon": bce(rec, zeros),
+                "bce_sampled": bce(smp, zeros),
+                "generator": bce(rec, ones) + bce(smp, ones),
+                "acc_real": (real > 0).float().mean(),
+                "acc_recon": (rec < 0).float().mean(),
+                "acc_sampled": (smp < 0).float().mean(),
+            }

@@ -1,26 +1,15 @@
-"""Encoders and decoders of the cross-modal VAE (Budaraju KTH thesis, after Spurr et al. 2018).
+"""Encoders and decoders of the cross-modal VAE (Budaraju KTH thesis, after Spurr et al. 2018;
+reference code bsridatta/HPE3D @b37ad62, ``reference/papers.md`` section 3).
 
 Every encoder maps its modality to the mean and log-variance of one shared latent (100-d in the
-thesis text; its code, bsridatta/HPE3D @b37ad62, used 500); every decoder maps a latent back
-(``reference/papers.md`` section 3):
+thesis text, 500 in its code); every decoder maps a latent back. Poses enter and leave flattened
+per sample: (B, J, C) <-> (B, J*C).
 
-- :class:`ImageEncoder` (``EncoderRGB``): a torchvision-compatible ResNet-18 without ``fc``
-  (:mod:`motionzoo.nn.resnet`) + ``fc_mean`` / ``fc_logvar`` Linear(512 -> latent).
-  ``freeze_backbone`` trains only ``layer4`` of the backbone, as the reference does with
-  ImageNet weights (``train_last_block``). Images in [-1, 1] are mapped to ImageNet-normalised
-  input (mean/std of torchvision's weights) inside, so loaded ImageNet weights see what they expect.
-- :class:`ImageDecoder` (``DecoderRGB``): Linear(latent -> 256 s s) BN ReLU, reshape (256, s, s),
-  5 x ConvTranspose2d(4, 2, 1) 256 -> 128 -> 64 -> 32 -> 16 -> 3, BN + ReLU after the first
-  three, BN + Tanh after the fourth, no activation on the output; s = image_size / 32 (8 for the
-  thesis' 256 px, 2 for 64 px).
-- :class:`PoseEncoder`: the thesis' 2D encoder, 5 x (Linear + ReLU) blocks of 512 units, then the
-  mean / log-variance heads; the 3D encoder is the same network on 3D input.
-- :class:`PoseDecoder`: latent -> ``num_blocks`` x (Linear + ReLU) -> Linear -> (J, C);
-  ``num_blocks=0`` is a single linear map.
+- :class:`ImageEncoder` (``EncoderRGB``): torchvision-compatible ResNet-18 + mean / logvar heads.
+- :class:`ImageDecoder` (``DecoderRGB``): FC to (256, s, s), 5 transposed convs to the image.
+- :class:`PoseEncoder` / :class:`PoseDecoder`: the thesis' MLPs, 5 x (Linear + ReLU) of 512.
 - :class:`PoseNormalizer`: the thesis' root removal and z-scoring with training statistics.
 - :class:`DiscriminatorSimilarity`: VAEGAN's discriminator feature similarity as image loss.
-
-Poses enter and leave flattened per sample: (B, J, C) <-> (B, J*C).
 """
 
 from __future__ import annotations
@@ -45,12 +34,16 @@ def _mlp(in_features: int, hidden: int, num_blocks: int) -> tuple[nn.Sequential,
 
 
 class ImageEncoder(nn.Module):
-    """images (B, 3, H, W) in [-1, 1] -> (mu, logvar), each (B, latent_dim).
+    """images (B, 3, H, W) in [-1, 1] -> (mu, logvar), each (B, latent_dim): a ResNet-18 without
+    ``fc`` (:mod:`motionzoo.nn.resnet`) + ``fc_mean`` / ``fc_logvar`` Linear(512 -> latent).
+    The images are mapped to ImageNet-normalised input (mean / std of torchvision's weights)
+    inside, so loaded ImageNet weights see what they expect.
 
     Args:
         latent_dim: size of the shared latent.
         width: ResNet-18 width (64 = torchvision's, whose weights then load into ``backbone``).
-        freeze_backbone: train only ``backbone.layer4`` (the reference, with pretrained weights).
+        freeze_backbone: train only ``backbone.layer4`` (the reference's ``train_last_block``,
+            with ImageNet weights).
     """
 
     def __init__(self, latent_dim: int = 100, width: int = 64, freeze_backbone: bool = False):
@@ -71,7 +64,10 @@ class ImageEncoder(nn.Module):
 
 
 class ImageDecoder(nn.Module):
-    """z (B, latent_dim) -> images (B, 3, image_size, image_size) (no output activation).
+    """z (B, latent_dim) -> images (B, 3, image_size, image_size): Linear(latent -> 256 s s) BN
+    ReLU, reshape (256, s, s), 5 x ConvTranspose2d(4, 2, 1) 256 -> 128 -> 64 -> 32 -> 16 -> 3,
+    BN + ReLU after the first three, BN + Tanh after the fourth, no activation on the output;
+    s = image_size / 32 (8 for the thesis' 256 px, 2 for 64 px).
 
     Args:
         channels: the five transposed convs' input widths (256, 128, 64, 32, 16); output 3.
@@ -108,7 +104,8 @@ class ImageDecoder(nn.Module):
 
 class PoseEncoder(nn.Module):
     """poses (B, J, C) -> (mu, logvar), each (B, latent_dim): ``num_blocks`` x (Linear + ReLU)
-    of ``hidden`` units (thesis: 5 x 512), then the two linear heads."""
+    of ``hidden`` units (thesis: 5 x 512), then the two linear heads. The thesis' 2D encoder; the
+    3D encoder is the same network on 3D input."""
 
     def __init__(
         self,
@@ -129,7 +126,8 @@ class PoseEncoder(nn.Module):
 
 
 class PoseDecoder(nn.Module):
-    """z (B, latent_dim) -> poses (B, J, C): ``num_blocks`` x (Linear + ReLU), then Linear."""
+    """z (B, latent_dim) -> poses (B, J, C): ``num_blocks`` x (Linear + ReLU), then Linear
+    (``num_blocks=0``: a single linear map)."""
 
     def __init__(
         self,
@@ -206,8 +204,8 @@ class PoseNormalizer(nn.Module):
 class DiscriminatorSimilarity(nn.Module):
     """VAEGAN's learned image similarity (Larsen et al. 2016 eq. 2.12; thesis section 2.1.6) on
     a :class:`~motionzoo.nn.conv.ConvDiscriminator` ``net``: for images x, reconstructions x~
-    and prior samples x_p (B, 3, H, W), one discriminator pass over [x, x~, x_p] (shared
-    BatchNorm statistics, as VAEGAN) gives
+    and prior samples x_p (B, 3, H, W), one discriminator pass over [x, x~, x_p]
+    (:meth:`~motionzoo.nn.conv.ConvDiscriminator.adversarial_terms`, as VAEGAN) gives
 
     - ``recon`` 0.5 (Dis_l(x) - Dis_l(x~))^2, mean over features and batch;
     - ``gan`` L_GAN = BCE(D(x), 1) + BCE(D(x~), 0) + BCE(D(x_p), 0) (the discriminator's loss);
@@ -219,14 +217,9 @@ class DiscriminatorSimilarity(nn.Module):
         self.net = net
 
     def forward(self, x, recon, sampled) -> dict[str, torch.Tensor]:
-        b = len(x)
-        logits, features = self.net(torch.cat([x, recon, sampled]))
-        logits, features = logits.float(), features.float()
-        real, rec, smp = logits.split(b)
-        bce = nn.functional.binary_cross_entropy_with_logits
-        ones, zeros = torch.ones_like(real), torch.zeros_like(real)
+        terms = self.net.adversarial_terms(x, recon, sampled)
         return {
-            "recon": 0.5 * (features[:b] - features[b : 2 * b]).pow(2).mean(),
-            "gan": bce(real, ones) + bce(rec, zeros) + bce(smp, zeros),
-            "generator": bce(rec, ones) + bce(smp, ones),
+            "recon": 0.5 * (terms["features_real"] - terms["features_recon"]).pow(2).mean(),
+            "gan": terms["bce_real"] + terms["bce_recon"] + terms["bce_sampled"],
+            "generator": terms["generator"],
         }

@@ -10,7 +10,9 @@ rectangular) matrix S, so one layer can also change the number of nodes.
   as the identity (ReZero, Bachlechner et al.; as ``GC_Block`` of bouracha/generative_imputation).
   DESIGN.md writes the scalar on the other term; we follow ReZero and the reference code.
 - :class:`GraphGaussianHead`: two linear GCLs giving mean and log-variance, clamped to [-20, 3].
-- :func:`gaussian_log_prob`, :func:`gaussian_kl`: element-wise, computed in float32.
+- :func:`part_pooling`: the fixed body-part node map of HM-VAE.
+
+Gaussian densities and KL: :mod:`motionzoo.nn.distributions`.
 """
 
 from __future__ import annotations
@@ -20,8 +22,7 @@ import math
 import torch
 from torch import nn
 
-LOGVAR_MIN, LOGVAR_MAX = -20.0, 3.0
-LOG_2PI = math.log(2 * math.pi)
+from motionzoo.nn.distributions import LOGVAR_MAX, LOGVAR_MIN
 
 
 class ReZero(nn.Module):
@@ -126,32 +127,6 @@ class GraphGaussianHead(nn.Module):
         if not logvar:
             return self.mean(x), None
         return self.mean(x), self.logvar(x).clamp(LOGVAR_MIN, LOGVAR_MAX)
-
-
-def gaussian_log_prob(x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """Element-wise log N(x; mu, exp(logvar)), in float32 (outside autocast)."""
-    with torch.autocast(x.device.type, enabled=False):
-        x, mu, logvar = x.float(), mu.float(), logvar.float()
-        return -0.5 * (LOG_2PI + logvar + (x - mu).square() * torch.exp(-logvar))
-
-
-def gaussian_kl(
-    mu_q: torch.Tensor,
-    logvar_q: torch.Tensor,
-    mu_p: torch.Tensor | None = None,
-    logvar_p: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Element-wise KL(N(mu_q, var_q) || N(mu_p, var_p)) in float32; p defaults to N(0, 1)."""
-    with torch.autocast(mu_q.device.type, enabled=False):
-        mu_q, logvar_q = mu_q.float(), logvar_q.float()
-        mu_p = torch.zeros_like(mu_q) if mu_p is None else mu_p.float()
-        logvar_p = torch.zeros_like(logvar_q) if logvar_p is None else logvar_p.float()
-        return 0.5 * (
-            logvar_p
-            - logvar_q
-            + (logvar_q.exp() + (mu_q - mu_p).square()) * torch.exp(-logvar_p)
-            - 1.0
-        )
 
 
 def part_pooling(groups: tuple[tuple[int, ...], ...], num_joints: int) -> torch.Tensor:

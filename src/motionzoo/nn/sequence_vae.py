@@ -92,8 +92,8 @@ class SequenceConvDecoder(nn.Module):
         size: output side (size / 2^len(channels) must be the start side 8 for 64 px).
         out_channels: 3 (RGB).
         output_batchnorm: BatchNorm before the tanh, as HALO. Off, a small decoder learns the
-            black Sprites backgrounds (tanh near -1) several times faster: after 150 Adam steps
-            of 64 frames a frame autoencoder reached a summed squared error of 311 instead of 2117.
+            black Sprites backgrounds (tanh near -1) several times faster
+            (docs/models/hamiltonian_vae.md).
     """
 
     def __init__(
@@ -150,8 +150,7 @@ class ContentEncoder(nn.Module):
     ``pooling="mean"``: a per-frame Linear + LeakyReLU(0.2) of width 2 * hidden, averaged over
     the frames, then the same heads. The mean of a one-frame clip is that frame's code, so the
     content path learned by frame-VAE pretraining (one-frame clips) carries over unchanged to
-    whole sequences, which an LSTM summary does not; on a CPU budget this is what lets a small
-    HamiltonianVAE keep the characters' identity (see ``configs/hamiltonian_vae``).
+    whole sequences, which an LSTM summary does not (docs/models/hamiltonian_vae.md).
 
     Args:
         in_dim: frame feature size F; z_dim: code size.

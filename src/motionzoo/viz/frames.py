@@ -3,7 +3,8 @@
 :func:`frame_grid` tiles frames (N, T, 3, H, W) in [-1, 1] into one uint8 RGB image
 ``(N*H + (N+1)*pad, T*W + (T+1)*pad, 3)``; :class:`FrameGridCallback` logs such a grid of the
 first validation batch every few epochs, optionally above each sequence its reconstruction or any
-other sequences a model method returns. Numpy and Pillow only (no torchvision).
+other sequences a model method returns; :class:`ImageVAEPictures` logs an image VAE's
+reconstructions and prior samples. Numpy and Pillow only (no torchvision).
 """
 
 from __future__ import annotations
@@ -92,11 +93,15 @@ class FrameGridCallback(pl.Callback):
     def _due(self, trainer: pl.Trainer) -> bool:
         return not trainer.sanity_checking and trainer.current_epoch % self.every_n_epochs == 0
 
+    def capture(self, pl_module: pl.LightningModule, batch: dict) -> torch.Tensor:
+        """What the first validation batch contributes: its first ``num_sequences`` sequences."""
+        return batch[self.key][: self.num_sequences]
+
     def on_validation_batch_end(
         self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
     ):
         if batch_idx == 0 and dataloader_idx == 0 and self._due(trainer):
-            self._frames = batch[self.key][: self.num_sequences].detach()
+            self._frames = self.capture(pl_module, batch).detach()
 
     def grid(self, pl_module: pl.LightningModule, frames: torch.Tensor) -> np.ndarray:
         """The image this callback logs for ``frames`` (N, T, 3, H, W)."""
@@ -107,15 +112,46 @@ class FrameGridCallback(pl.Callback):
             frames = interleave(*(_pad_time(x.to(frames.device), t) for x in (frames, out)))
         return frame_grid(frames)
 
+    def pictures(
+        self, pl_module: pl.LightningModule, frames: torch.Tensor
+    ) -> dict[str, np.ndarray]:
+        """``{tag: image (H, W, 3) uint8}`` logged for the captured ``frames``."""
+        return {self.tag: self.grid(pl_module, frames)}
+
     def on_validation_epoch_end(self, trainer, pl_module):
-        if self._frames is None or not trainer.is_global_zero:
+        frames, self._frames = self._frames, None
+        if frames is None or not trainer.is_global_zero:
             return
-        image = self.grid(pl_module, self._frames)
-        self._frames = None
-        for logger in trainer.loggers:
-            writer = getattr(logger, "experiment", None)
-            if hasattr(writer, "add_image"):
-                writer.add_image(self.tag, image, trainer.global_step, dataformats="HWC")
+        writers = [getattr(logger, "experiment", None) for logger in trainer.loggers]
+        writers = [w for w in writers if hasattr(w, "add_image")]
+        if not writers:
+            return
+        for tag, image in self.pictures(pl_module, frames).items():
+            for writer in writers:
+                writer.add_image(tag, image, trainer.global_step, dataformats="HWC")
+
+
+class ImageVAEPictures(FrameGridCallback):
+    """An image VAE's pictures (:class:`~motionzoo.models.families.image_vae.ImageVAE`) of the
+    first ``num_images`` images of the first validation batch (``pl_module.images(batch)``):
+
+    - ``val/reconstructions``: the images in the first row, their reconstructions below;
+    - ``val/samples``: two rows of ``num_images`` images decoded from z ~ N(0, I).
+    """
+
+    def __init__(self, num_images: int = 8, every_n_epochs: int = 1):
+        super().__init__(num_images, every_n_epochs)
+
+    def capture(self, pl_module, batch) -> torch.Tensor:
+        return pl_module.images(batch)[: self.num_sequences]
+
+    def pictures(self, pl_module, images: torch.Tensor) -> dict[str, np.ndarray]:
+        n = len(images)
+        samples = pl_module.generate(2 * n).reshape(2, n, *images.shape[1:])
+        return {
+            "val/reconstructions": frame_grid(torch.stack([images, pl_module.reconstruct(images)])),
+            "val/samples": frame_grid(samples),
+        }
 
 
 def _pad_time(x: torch.Tensor, t: int) -> torch.Tensor:

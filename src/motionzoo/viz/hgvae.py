@@ -5,8 +5,9 @@ paper, the UMAP of z0 coloured by action, is :class:`motionzoo.viz.latents.Laten
 
 Both callbacks draw with :func:`motionzoo.viz.motion.render_motion_strip` on the DataModule's
 ``skeleton``, at the end of each validation epoch, on the global-zero process, when the logger can
-take images; they need a model with ``generate(n, action=...)`` / ``impute(motion, mask, ...)``
-and ``train_mean`` (HGVAE, FCVAE, HMVAE).
+take images; they need a model of the motion-VAE family
+(:class:`~motionzoo.models.families.motion_vae.MotionVAE`: ``generate(n, action=...)``,
+``impute(motion, mask, ...)``, ``train_mean``).
 """
 
 from __future__ import annotations
@@ -45,8 +46,7 @@ class ActionSamplesCallback(ValidationPictureCallback):
         num_actions = int(pl_module.hparams.get("num_actions", 0))
         n = self.samples_per_action
         action = torch.arange(num_actions).repeat_interleave(n) if num_actions else None
-        with torch.no_grad():
-            samples = pl_module.generate(n * max(num_actions, 1), action=action)
+        samples = pl_module.generate(n * max(num_actions, 1), action=action)
         names = getattr(trainer.datamodule, "action_names", ())
         strips = []
         for i, motion in enumerate(samples):

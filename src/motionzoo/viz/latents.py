@@ -6,9 +6,11 @@ A model opts in by defining::
         # one (codes (B, D), labels {name: (B,) long}) pair per group of codes, e.g.
         # [(z_image, {"action": a, "modality": zeros}), (z_pose2d, {"action": a, "modality": ones})]
 
-and, optionally, ``umap_label_names(name) -> list[str] | None`` for a legend. The callback collects
-codes from the first validation batches (up to ``max_points``), embeds them all with one UMAP fit
-and logs one scatter per label name as ``umap/<name>``. Only the global-zero process draws.
+and, optionally, ``umap_label_names(name) -> list[str] | None`` for a legend (the motion VAEs
+give ``encode(motion)`` labelled by action). The callback collects codes (model in eval mode, no
+gradients) from the first validation batches (up to ``max_points``), embeds them all with one
+UMAP fit and logs one scatter per label name as ``umap/<name>``. Only the global-zero process
+draws.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np  # noqa: E402
 import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
 
+from motionzoo.nn.modes import eval_mode  # noqa: E402
 from motionzoo.viz.skeleton import figure_to_array  # noqa: E402
 
 
@@ -96,7 +99,7 @@ class LatentUMAPCallback(pl.Callback):
             return
         if sum(len(c) for c in self._codes) >= self.max_points:
             return
-        with torch.no_grad():
+        with eval_mode(pl_module):
             for codes, labels in pl_module.umap_latents(batch):
                 self._codes.append(codes.detach().float().cpu())
                 self._labels.append({k: v.detach().cpu() for k, v in labels.items()})

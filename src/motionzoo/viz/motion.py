@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 
+from motionzoo.nn.modes import eval_mode  # noqa: E402
 from motionzoo.skeleton import Skeleton  # noqa: E402
 from motionzoo.viz.callback import ValidationPictureCallback  # noqa: E402
 from motionzoo.viz.skeleton import bone_colours, figure_to_array  # noqa: E402
@@ -124,7 +125,8 @@ class MotionStripCallback(ValidationPictureCallback):
 
     If the model has a method named ``method`` (default ``"reconstruct"``) taking motion
     (B, T, J, 3) and returning motion of that shape (or a dict with key ``"motion"``), its output
-    is drawn solid over the ground truth dotted; otherwise the ground truth is drawn. The
+    (in eval mode, without gradients) is drawn solid over the ground truth dotted; otherwise the
+    ground truth is drawn. The
     skeleton comes from the DataModule's ``skeleton`` attribute.
     """
 
@@ -142,7 +144,7 @@ class MotionStripCallback(ValidationPictureCallback):
         truth, reference = batch["motion"], None
         predict = getattr(pl_module, self.method, None) if self.method else None
         if callable(predict):
-            with torch.no_grad():
+            with eval_mode(pl_module):
                 out = predict(truth.to(pl_module.device))
             truth, reference = (out["motion"] if isinstance(out, dict) else out), truth
         names = getattr(trainer.datamodule, "action_names", ())

@@ -1,9 +1,10 @@
 """TensorBoard pictures of content / motion sequence models (HamiltonianVAE, DSVAE).
 
 :class:`SequenceModelCallback` works with any model that has the zoo's sequence-model interface
-(frames (B, T, 3, H, W) in [-1, 1]): ``reconstruct(frames)``, ``generate(n, action, length,
-content_frames)``, ``swap_motion(a, b)`` and, when the model is action-conditional (it has
-``num_actions`` and ``image_to_sequence``), ``image_to_sequence(frame, action, length)``. At the
+(:mod:`motionzoo.models.families.sequence_vae`; frames (B, T, 3, H, W) in [-1, 1]):
+``reconstruct(frames)``, ``generate(n, action, length, content_frames)``, ``swap_motion(a, b)``
+and, when the model is action-conditional (it has ``num_actions`` and ``image_to_sequence``),
+``image_to_sequence(frame, action, length)``. At the
 end of every ``every_n_epochs``-th validation epoch it logs, for ``num_sequences`` validation
 sequences spread over the validation set:
 
@@ -25,6 +26,7 @@ import pytorch_lightning as pl
 import torch
 from einops import rearrange, repeat
 
+from motionzoo.nn.modes import eval_mode
 from motionzoo.viz.callback import ValidationPictureCallback
 from motionzoo.viz.frames import _pad_time, frame_grid, interleave
 
@@ -73,11 +75,8 @@ class SequenceModelCallback(ValidationPictureCallback):
         if batch is None:
             return
         frames = batch[self.key].to(pl_module.device)
-        was_training = pl_module.training
-        pl_module.eval()
-        with torch.no_grad():
+        with eval_mode(pl_module):
             images = self.pictures(pl_module, frames)
-        pl_module.train(was_training)
         for writer in writers:
             for tag, rows in images.items():
                 writer.add_image(tag, frame_grid(rows), trainer.global_step, dataformats="HWC")

@@ -1,86 +1,33 @@
-"""DSVAE: the disentangled sequential autoencoder of Li & Mandt (ICML 2018), the HamiltonianVAE's
-baseline (``reference/papers.md`` section 5, "Baselines"; reference code
-yatindandi/Disentangled-Sequential-Autoencoder ``model.py``).
+"""DSVAE, the disentangled sequential autoencoder (Li & Mandt, ICML 2018; reference code
+yatindandi/Disentangled-Sequential-Autoencoder), the HamiltonianVAE's baseline. Frames
+(B, T, 3, 64, 64) in [-1, 1]; content f (B, f_dim), dynamics z_t (B, T, z_dim).
 
-A sequence x_{1:T} (B, T, 3, 64, 64) in [-1, 1] has one content code f (f_dim 256) and one
-dynamics code z_t (z_dim 32) per frame; the generative model (paper eq. 1) is
-
-    p(x, f, z) = p(f) prod_t p(z_t | z_<t) p(x_t | f, z_t),   p(f) = N(0, I),
-
-with the learned prior p(z_t | z_<t) = N(mu_t, sigma_t^2) from an LSTM over z_0 = 0, z_1, ...,
-z_{t-1} (hidden 512), and p(x_t | f, z_t) Gaussian with mean Dec([f, z_t]); the likelihood term is
-the sum of squared errors over pixels, as the reference. The posterior (eq. 4, "full q"):
-
-- q(f | x_{1:T}): a bidirectional LSTM (hidden 512) over the per-frame conv features; its last
-  forward and first backward states -> affine mu, logvar;
-- q(z_t | x_{1:T}, f): a bidirectional LSTM over [h_t, f] -> a forward RNN (hidden 512) ->
-  affine mu, logvar per step; ``factorised=True`` uses q(z_t | x_t): an MLP of h_t (eq. 5).
-
-The negative ELBO per sequence (batch mean), each term logged:
-``loss = mse + kl_f_weight * kl_f + kl_z_weight * kl_z`` with ``kl_f = KL(q(f) || N(0, I))`` and
-``kl_z = sum_t KL(q(z_t) || p(z_t | z_<t))`` at the posterior samples z_<t (analytic per step).
-
-Differences from the reference code, all to follow the paper: the prior LSTM is fed the
-posterior samples z_<t (teacher forcing, one batched ``nn.LSTM`` call) where the reference runs
-an independent chain on its own prior samples, so its KL_z compares unrelated sequences; the
-mean / log-variance heads are affine (the reference appends a LeakyReLU to the f heads, against
-its own docstring). Generation samples the prior one step at a time (inherently sequential), for
-any length: sequences longer than training come from the same LSTM.
-
-Paper architecture (defaults): conv 5x5, 256 channels, strides 1, 2, 2, 2 (BN, LeakyReLU 0.2)
--> FC 4096 -> 2048; decoder FC [f, z_t] -> 4096 -> 256x8x8 -> transposed conv 5x5 stride 2 x 3
--> transposed conv stride 1 -> tanh. Adam lr 2e-4, betas (0.9, 0.999), batch 25. Widths are
-arguments so that the synthetic configs train in CPU minutes. The frame encoder / decoder and
-the f posterior are the HamiltonianVAE's modules (:mod:`motionzoo.nn.sequence_vae`, HALO's
-copies of DSVAE's networks); their decoder also batch-normalises its FC layers, where DSVAE's
-does not, and is used without its BatchNorm before the tanh, as DSVAE has none.
-
-Interface shared with :class:`~motionzoo.models.hamiltonian_vae.HamiltonianVAE` where it
-applies: ``encode_content``, ``reconstruct``, ``swap_motion``, ``generate`` (unconditional:
-``action`` must be None), plus ``resample_content`` (real motion, content from the prior: the
-S3VAE evaluation protocol). DSVAE has no action-conditional dynamics, so it has no
-``image_to_sequence``.
+- p(x, f, z) = p(f) prod_t p(z_t | z_<t) p(x_t | f, z_t) (eq. 1): p(f) = N(0, I); p(z_t | z_<t)
+  from an LSTM over z_0 = 0, z_1 .. z_{t-1}; p(x_t | f, z_t) Gaussian with mean Dec([f, z_t]).
+- q (eq. 4, "full q"): q(f | x_1:T) from a bi-LSTM over frame features; q(z_t | x_1:T, f) from
+  a bi-LSTM over [h_t, f] and a forward RNN; ``factorised``: q(z_t | x_t), an MLP (eq. 5).
+- Loss per sequence, batch mean: ``recon`` (squared error summed over pixels, as the reference)
+  + kl_f_weight KL(q(f) || N(0, I)) + kl_z_weight sum_t KL(q(z_t) || p(z_t | z_<t)).
+- ``encode``: content f (B, f_dim); motion z (B, T, D = z_dim), posterior means.
+- Deviations from the reference code (docs/models/dsvae.md): the prior LSTM is teacher-forced on
+  the posterior samples z_<t; affine mean / log-variance heads; HALO's copies of the networks.
+- Unconditional: ``generate`` refuses an action; no ``image_to_sequence``. ``resample_content``
+  is the S3VAE protocol (real motion, content from the prior).
 """
 
 from __future__ import annotations
-
-import functools
 
 import torch
 from einops import repeat
 from torch import nn
 
-from motionzoo.metrics.image import FrameMSE, FramePSNR, FrameSSIM
-from motionzoo.models.base import ZooModule
-from motionzoo.models.conv_vae import gaussian_kl, reparameterize
+from motionzoo.models.families.sequence_vae import SequenceVAE, squared_error
+from motionzoo.nn.distributions import gaussian_kl, reparameterize
+from motionzoo.nn.modes import evaluating
 from motionzoo.nn.sequence_vae import ContentEncoder, SequenceConvDecoder, SequenceConvEncoder
 
 
-def gaussian_kl_to(
-    mu: torch.Tensor, logvar: torch.Tensor, mu_p: torch.Tensor, logvar_p: torch.Tensor
-) -> torch.Tensor:
-    """KL(N(mu, e^logvar) || N(mu_p, e^logvar_p)) element-wise, in float32."""
-    mu, logvar, mu_p, logvar_p = (v.float() for v in (mu, logvar, mu_p, logvar_p))
-    return 0.5 * (logvar_p - logvar + (logvar.exp() + (mu - mu_p).pow(2)) / logvar_p.exp() - 1)
-
-
-def _evaluating(method):
-    """Run a model method in eval mode without gradients, restoring the mode afterwards."""
-
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
-                return method(self, *args, **kwargs)
-        finally:
-            self.train(was_training)
-
-    return wrapper
-
-
-class DSVAE(ZooModule):
+class DSVAE(SequenceVAE):
     """Disentangled sequential VAE (Li & Mandt 2018); see the module docstring.
 
     Args:
@@ -92,7 +39,7 @@ class DSVAE(ZooModule):
         decoder_hidden: FC width from [f, z_t] before the ``decoder_start_channels`` x 8 x 8 map.
         decoder_channels: widths of the stride-2 transposed convs (from 8x8 to 64x64).
         kl_f_weight, kl_z_weight: weights of the two KL terms (1, 1: the ELBO).
-        lr, betas: Adam.
+        lr, betas: Adam (paper 2e-4, (0.9, 0.999)).
         image_size: frame side (64). frames_key: batch key of the frames.
         content_pooling: q(f | x_{1:T}) from DSVAE's bi-LSTM (``"lstm"``) or the mean of
             per-frame codes (``"mean"``, :class:`~motionzoo.nn.sequence_vae.ContentEncoder`).
@@ -121,6 +68,7 @@ class DSVAE(ZooModule):
     ):
         super().__init__()
         self.save_hyperparameters()
+        self.frames_key = frames_key
         self.encoder = SequenceConvEncoder(
             conv_dim, tuple(encoder_channels), tuple(encoder_strides), encoder_hidden, image_size
         )
@@ -147,22 +95,16 @@ class DSVAE(ZooModule):
         # p(z_t | z_<t): one LSTM layer (an LSTMCell unrolled), z_0 = 0
         self.prior_lstm = nn.LSTM(z_dim, hidden_dim, batch_first=True)
         self.prior_head = nn.Linear(hidden_dim, 2 * z_dim)
-        self.image_metrics = nn.ModuleDict(
-            {
-                f"{stage}_{name}": metric()
-                for stage in ("val", "test")
-                for name, metric in (("ssim", FrameSSIM), ("psnr", FramePSNR), ("mse", FrameMSE))
-            }
-        )
+        self.add_metrics(self.frame_metrics)
+
+    @property
+    def content_dim(self) -> int:
+        return self.hparams.f_dim
 
     # ----------------------------------------------------------------------------- inference
     def features(self, frames: torch.Tensor) -> torch.Tensor:
         """frames (B, T, 3, H, W) -> per-frame conv features (B, T, conv_dim)."""
         return self.encoder(frames)
-
-    def content_posterior(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """q(f | x_{1:T}): features (B, T, D) -> mu, logvar (B, f_dim)."""
-        return self.content(h)
 
     def motion_posterior(
         self, h: torch.Tensor, f: torch.Tensor
@@ -183,83 +125,13 @@ class DSVAE(ZooModule):
         """f (B, f_dim), z (B, T, z_dim) -> frames (B, T, 3, H, W) in [-1, 1]."""
         return self.decoder(torch.cat([repeat(f, "b f -> b t f", t=z.shape[1]), z], -1))
 
-    # ----------------------------------------------------------------------------- training
-    def loss_terms(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Negative ELBO per sequence (batch mean) and its terms ``recon`` (sum of squared
-        errors over frames and pixels), ``kl_f``, ``kl_z``."""
-        h = self.features(frames)
-        f_mu, f_logvar = self.content_posterior(h)
-        f = reparameterize(f_mu, f_logvar)
-        z_mu, z_logvar = self.motion_posterior(h, f)
-        z = reparameterize(z_mu, z_logvar)
-        p_mu, p_logvar = self.prior(z)
-        recon = self.decode(f, z)
-        with torch.autocast(device_type=frames.device.type, enabled=False):
-            sse = (recon.float() - frames.float()).pow(2).flatten(1).sum(1).mean()
-            kl_f = gaussian_kl(f_mu, f_logvar).mean()
-            kl_z = gaussian_kl_to(z_mu, z_logvar, p_mu, p_logvar).flatten(1).sum(1).mean()
-        hp = self.hparams
-        loss = sse + hp.kl_f_weight * kl_f + hp.kl_z_weight * kl_z
-        return {"loss": loss, "recon": sse, "kl_f": kl_f, "kl_z": kl_z}
-
-    def training_step(self, batch, batch_idx):
-        frames = batch[self.hparams.frames_key]
-        terms = self.loss_terms(frames)
-        self.log_terms("train", terms, batch_size=frames.shape[0])
-        return terms["loss"]
-
-    def _eval_step(self, batch, stage: str) -> None:
-        frames = batch[self.hparams.frames_key]
-        self.log_terms(stage, self.loss_terms(frames), batch_size=frames.shape[0])
-        recon = self.decode(*self._posterior_means(frames)).float()
-        for name in ("ssim", "psnr", "mse"):
-            metric = self.image_metrics[f"{stage}_{name}"]
-            metric.update(recon, frames.float())
-            self.log(f"{stage}/{name}", metric, on_epoch=True, batch_size=frames.shape[0])
-
-    def validation_step(self, batch, batch_idx):
-        self._eval_step(batch, "val")
-
-    def test_step(self, batch, batch_idx):
-        self._eval_step(batch, "test")
-
-    def predict_step(self, batch, batch_idx):
-        return self.reconstruct(batch[self.hparams.frames_key])
-
-    def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, betas=self.hparams.betas)
-
-    # ----------------------------------------------------------------------------- tasks
     def _posterior_means(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.features(frames)
-        f = self.content_posterior(h)[0]
+        f = self.content(h)[0]
         return f, self.motion_posterior(h, f)[0]
 
-    @_evaluating
-    def encode(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Posterior means: f (B, f_dim) and z (B, T, z_dim) of frames (B, T, 3, H, W)."""
-        return self._posterior_means(frames)
-
-    def encode_content(self, frames: torch.Tensor) -> torch.Tensor:
-        """The content code f (posterior mean), (B, f_dim)."""
-        return self.encode(frames)[0]
-
-    @_evaluating
-    def reconstruct(self, frames: torch.Tensor) -> torch.Tensor:
-        """Dec(f, z_t) at the posterior means: (B, T, 3, H, W)."""
-        return self.decode(*self._posterior_means(frames))
-
-    @_evaluating
-    def swap_motion(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(a's content with b's motion, b's content with a's motion), each (B, T, 3, H, W).
-        Each sequence's z is inferred with its own f, as the reference's style transfer."""
-        fa, za = self._posterior_means(a)
-        fb, zb = self._posterior_means(b)
-        return self.decode(fa, zb), self.decode(fb, za)
-
-    @_evaluating
-    def sample_motion(self, n: int, length: int) -> torch.Tensor:
-        """z_{1:length} (n, length, z_dim) sampled from the LSTM prior, one step at a time."""
+    def _sample_motion(self, n: int, length: int, action: None = None) -> torch.Tensor:
+        """z_{1:length} (n, length, z_dim) from the LSTM prior, one step at a time."""
         z = torch.zeros(n, 1, self.hparams.z_dim, device=self.device)
         state, steps = None, []
         for _ in range(length):
@@ -268,30 +140,25 @@ class DSVAE(ZooModule):
             steps.append(z)
         return torch.cat(steps, 1)
 
-    @_evaluating
-    def generate(
-        self,
-        n: int,
-        action: torch.Tensor | None = None,
-        length: int = 8,
-        content_frames: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """n sequences (n, length, 3, H, W): motion from the prior, content f from
-        ``content_frames`` (n, T, 3, H, W) (posterior mean) if given, else from N(0, I)."""
-        if action is not None:
-            raise ValueError(
-                "DSVAE is unconditional: its motion prior has no action, so generate() takes "
-                "action=None (use HamiltonianVAE for action-conditional generation)"
-            )
-        if content_frames is not None and len(content_frames) != n:
-            raise ValueError(f"content_frames has {len(content_frames)} sequences; expected n={n}")
-        if content_frames is None:
-            f = torch.randn(n, self.hparams.f_dim, device=self.device)
-        else:
-            f = self.content_posterior(self.features(content_frames))[0]
-        return self.decode(f, self.sample_motion(n, length))
+    # ----------------------------------------------------------------------------- training
+    def loss_terms(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Negative ELBO per sequence (batch mean) and its terms ``recon`` (sum of squared
+        errors over frames and pixels), ``kl_f``, ``kl_z``."""
+        h = self.features(frames)
+        f_mu, f_logvar = self.content(h)
+        f = reparameterize(f_mu, f_logvar)
+        z_mu, z_logvar = self.motion_posterior(h, f)
+        z = reparameterize(z_mu, z_logvar)
+        p_mu, p_logvar = self.prior(z)
+        sse = squared_error(frames, self.decode(f, z))
+        kl_f = gaussian_kl(f_mu, f_logvar).sum(-1).mean()
+        kl_z = gaussian_kl(z_mu, z_logvar, p_mu, p_logvar).sum((1, 2)).mean()
+        hp = self.hparams
+        loss = sse + hp.kl_f_weight * kl_f + hp.kl_z_weight * kl_z
+        return {"loss": loss, "recon": sse, "kl_f": kl_f, "kl_z": kl_z}
 
-    @_evaluating
+    # ----------------------------------------------------------------------------- tasks
+    @evaluating
     def resample_content(self, frames: torch.Tensor) -> torch.Tensor:
         """The motion of ``frames`` (B, T, 3, H, W) (posterior mean z, inferred with their own
         f) with a content f ~ N(0, I): the S3VAE protocol's "fix motion, sample content"."""

@@ -3,22 +3,11 @@
 motion (B, T, J, 3) mm -> centred and scaled as HGVAE -> flattened (B, J*3*T) (the node-major
 layout of HGVAE, time domain) -> encoder 2000-1000-500-100-50 [Linear, GELU, BatchNorm, Dropout]
 -> Gaussian head n_z = 50; the decoder mirrors it (50-50-100-500-1000-2000) and ends in a Gaussian
-head (mean and learned log-variance, clamped to [-20, 3]) over the J*3*T inputs.
+head (mean and learned log-variance, clamped to [-20, 3]) over the J*3*T inputs. On 2700 inputs
+it has the reference network's 21.34M parameters (the paper quotes 20.81M: docs/models/fcvae.md).
 
-Parameters on 2700 inputs: 21,344,900 = 21.34M, exactly the reference's own FC-VAE
-(``models/VAE.py`` with ``hidden_layers=[2000, 1000, 500, 100, 50], n_z=50, batch_norm=True,
-output_variance=True``; instantiated it reports 21.34M), 2.6% above the paper's 20.81M. No
-configuration with these widths reaches 20.81M: the three 2700 x 2000 matrices (input layer,
-output mean and output log-variance: 16.21M) and the two 2000 x 1000 ones (4.00M) already total
-20.21M and the two 1000 x 500 layers add 1.00M; which layers carry batch norm (2 per unit, at
-most 14.6k), the action one-hot (15 x 50) and the latent heads (5k) cannot make up 0.53M. Only
-an asymmetric network (one 1000 x 500 layer, or the 100 level, on one side only) gives 20.81M,
-which neither the paper's description (2000-1000-500-100-50, mirrored) nor the code supports, so
-we keep the reference's network.
-
-Imputation, OoD and the log posterior are
-:class:`~motionzoo.models.motion_vae.MotionVAEMixin`'s with log p(z*) = log N(mu_z; 0, I) (the
-reference VAE's ``cal_posterior``) and log p(x | z*) = log p(x | mu_z).
+One latent level: log p(z*) = log N(mu_z; 0, I) (the reference VAE's ``cal_posterior``) and
+log p(x | z*) = log p(x | mu_z) for the family's scores and imputation.
 """
 
 from __future__ import annotations
@@ -26,11 +15,16 @@ from __future__ import annotations
 import torch
 from einops import rearrange
 from torch import nn
-from torchmetrics import MeanMetric
 
-from motionzoo.models.base import ZooModule
-from motionzoo.models.motion_vae import MotionVAEMixin
-from motionzoo.nn.graph_vae import LOGVAR_MAX, LOGVAR_MIN, gaussian_kl, gaussian_log_prob
+from motionzoo.models.families.motion_vae import MotionVAE
+from motionzoo.nn.distributions import (
+    LOGVAR_MAX,
+    LOGVAR_MIN,
+    gaussian_kl,
+    gaussian_log_prob,
+    reparameterize,
+)
+from motionzoo.nn.modes import evaluating
 
 
 def _block(i: int, o: int, batch_norm: bool, dropout: float) -> nn.Sequential:
@@ -42,15 +36,16 @@ def _block(i: int, o: int, batch_norm: bool, dropout: float) -> nn.Sequential:
     )
 
 
-class FCVAE(MotionVAEMixin, ZooModule):
-    """Fully connected VAE over (B, T, J, 3) mm motion windows.
+class FCVAE(MotionVAE):
+    """Fully connected VAE over (B, T, J, 3) mm motion windows; verbs as
+    :class:`~motionzoo.models.families.motion_vae.MotionVAE`.
 
     Args:
         num_joints, num_frames: J and T (2700 inputs for 18 x 3 x 50).
         hidden: encoder widths (decoder mirrored); latent: n_z.
         batch_norm, dropout: in every hidden block.
         num_actions: > 0 appends an action one-hot to z (conditional decoder).
-        imputation_objective, scale_mm, lr, weight_decay, kl_*: as
+        imputation_objective, scale_mm, lr, weight_decay, kl_*, ood_quantile, action_names: as
             :class:`~motionzoo.models.hgvae.HGVAE`.
     """
 
@@ -71,6 +66,7 @@ class FCVAE(MotionVAEMixin, ZooModule):
         kl_weight_end: float = 1.0,
         kl_warmup_epochs: int = 200,
         ood_quantile: float = 0.01,
+        action_names: list[str] | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -86,90 +82,55 @@ class FCVAE(MotionVAEMixin, ZooModule):
         )
         self.x_mean, self.x_logvar = nn.Linear(hidden[0], d), nn.Linear(hidden[0], d)
         self.register_statistics(num_frames, num_joints, scale_mm)
-        self.metrics = nn.ModuleDict(
-            {
-                f"{s}_{k}": MeanMetric()
-                for s in ("val", "test")
-                for k in ("elbo", "nll", "kl", "mse_mm")
-            }
-        )
 
     def to_features(self, motion: torch.Tensor) -> torch.Tensor:
         """(B, T, J, 3) mm -> (B, J*3*T) model units."""
         return rearrange(self.normalise(motion), "b t j c -> b (j c t)")
 
     def to_motion(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, J*3*T) model units -> (B, T, J, 3) mm."""
         return self.denormalise(
             rearrange(x, "b (j c t) -> b t j c", c=3, t=self.hparams.num_frames)
         )
 
-    def encode(self, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.encoder(self.to_features(motion))
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(z | x): features (B, J*3*T) -> (mu, logvar), each (B, n_z)."""
+        h = self.encoder(x)
         return self.z_mean(h), self.z_logvar(h).clamp(LOGVAR_MIN, LOGVAR_MAX)
 
     def decode(self, z: torch.Tensor, action=None) -> tuple[torch.Tensor, torch.Tensor]:
-        k = self.hparams.num_actions
-        if k:
-            onehot = z.new_zeros(z.shape[0], k)
-            if action is not None:
-                a = torch.as_tensor(action, device=z.device).long().expand(z.shape[0])
-                onehot[a >= 0, a[a >= 0]] = 1.0
+        """p(x | z): z (B, n_z) -> (mu, logvar), each (B, J*3*T)."""
+        onehot = self.action_onehot(action, z)
+        if onehot is not None:
             z = torch.cat([z, onehot], -1)
         h = self.decoder(z)
         return self.x_mean(h), self.x_logvar(h).clamp(LOGVAR_MIN, LOGVAR_MAX)
 
     def forward(self, motion: torch.Tensor, action=None, sample: bool = True) -> dict:
-        mu_z, logvar_z = self.encode(motion)
-        z = mu_z + torch.randn_like(mu_z) * (0.5 * logvar_z).exp() if sample else mu_z
+        x = self.to_features(motion)
+        mu_z, logvar_z = self.posterior(x)
+        z = reparameterize(mu_z, logvar_z) if sample else mu_z
         mu, logvar = self.decode(z, action)
-        nll = -gaussian_log_prob(self.to_features(motion), mu, logvar).sum(1)
-        return {"mu": mu, "logvar": logvar, "nll": nll, "kl": gaussian_kl(mu_z, logvar_z).sum(1)}
+        nll = -gaussian_log_prob(x, mu, logvar).sum(1)
+        return {"mu": mu, "logvar": logvar, "nll": nll, "kl": [gaussian_kl(mu_z, logvar_z).sum(1)]}
 
-    def _step(self, batch: dict, stage: str) -> torch.Tensor:
-        motion = batch["motion"]
-        out = self(motion, batch.get("action") if self.hparams.num_actions else None)
-        nll, kl = out["nll"].mean(), out["kl"].mean()
-        if stage == "train":
-            loss = nll + self.kl_weight() * kl
-            self.log_terms(stage, {"loss": loss, "nll": nll, "kl": kl}, batch_size=len(motion))
-            return loss
-        self.log_terms(stage, {"loss": nll + kl}, batch_size=len(motion))
-        mse = (self.to_motion(out["mu"]) - motion).square().flatten(1).mean(1)
-        for key, value in (
-            ("elbo", -(out["nll"] + out["kl"])),
-            ("nll", out["nll"]),
-            ("kl", out["kl"]),
-            ("mse_mm", mse),
-        ):
-            metric = self.metrics[f"{stage}_{key}"]
-            metric.update(value.detach())
-            self.log(f"{stage}/{key}", metric, on_epoch=True, batch_size=len(motion))
-        return nll + kl
+    @evaluating
+    def encode(self, motion: torch.Tensor, action=None) -> torch.Tensor:
+        """motion (B, T, J, 3) mm -> posterior mean (B, n_z)."""
+        return self.z_mean(self.encoder(self.to_features(motion)))
 
     def log_joint_terms(self, motion: torch.Tensor, action=None):
         """(log p(x | mu_z) (B,), log N(mu_z; 0, I) (B, 1)), model units; the second is the
         reference VAE's imputation objective (``cal_posterior``)."""
-        mu_z, _ = self.encode(motion)
+        mu_z, _ = self.posterior(self.to_features(motion))
         log_prior = gaussian_log_prob(mu_z, torch.zeros_like(mu_z), torch.zeros_like(mu_z))
         mu, logvar = self.decode(mu_z, action)
         log_lik = gaussian_log_prob(self.to_features(motion), mu, logvar).sum(1)
         return log_lik, log_prior.sum(1, keepdim=True)
 
-    @torch.no_grad()
-    def reconstruct(self, motion: torch.Tensor, action=None) -> torch.Tensor:
-        return self.to_motion(self(motion, action, sample=False)["mu"])
-
-    @torch.no_grad()
-    def umap_latents(self, batch: dict) -> list[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
-        """Posterior means (B, n_z) labelled by action, for ``LatentUMAPCallback``."""
-        motion = batch["motion"].to(self.device)
-        action = batch.get("action", torch.full(motion.shape[:1], -1))
-        return [(self.encode(motion)[0], {"action": action.to(self.device)})]
-
-    @torch.no_grad()
-    def generate(self, n: int, action=None, level: int | None = None) -> torch.Tensor:
-        """n samples (n, T, J, 3) mm; ``level=0`` decodes the prior mean (one level only)."""
+    def sample_prior(self, n: int, action, level: int | None) -> torch.Tensor:
+        """Decoder mean (n, J*3*T) of n samples z ~ N(0, I); ``level=0``: of z = 0."""
         z = self.offset.new_zeros(n, self.hparams.latent)
         if level != 0:
             z = torch.randn_like(z)
-        return self.to_motion(self.decode(z, action)[0])
+        return self.decode(z, action)[0]

@@ -7,10 +7,8 @@ top level is pooled by a FIXED grouping of the joints into body parts (the skele
 head + collars, left arm, right arm): every GCL between the levels uses the part-average map
 (54 -> 18, :func:`~motionzoo.nn.graph_vae.part_pooling`) or its 0/1 transpose (18 -> 54, each
 part copied to its joints) instead of a learned dense S. Within a level the GCLs keep their
-learned S. No public HM-VAE code exists; the grouping is ours, as skeleton data.
-
-It is an :class:`~motionzoo.models.hgvae.HGVAE` with that hierarchy, so it has the same
-methods (``impute``, ``log_posterior``, ``is_out_of_distribution``, ``generate``).
+learned S. No public HM-VAE code exists; the grouping is ours, as skeleton data
+(docs/models/hmvae.md). Otherwise it is an :class:`~motionzoo.models.hgvae.HGVAE`.
 """
 
 from __future__ import annotations
@@ -26,35 +24,27 @@ SKELETONS = {s.num_joints: s for s in (AMASS_18, H36M_22)}
 
 class HMVAE(HGVAE):
     """Two-level graph VAE with body-part pooling: ``levels`` [[N, f], [3 P, f]] (bottom, top)
-    for P ``body_parts``; KL weight 0.003. Arguments as :class:`~motionzoo.models.hgvae.HGVAE`,
-    plus
+    for P ``body_parts``; KL weight 0.003.
 
     Args:
+        num_joints: J (18 AMASS, 22 H3.6M).
+        levels: (bottom, top) latent (nodes, features); top nodes = 3 x the number of parts.
+        kl_weight_start, kl_weight_end, kl_warmup_epochs: 0.003 throughout (paper).
         body_parts: joint groups of the top level (None: the 6 parts of the zoo skeleton with
             ``num_joints`` joints, AMASS-18 or H3.6M-22).
+        **kwargs: the other arguments of :class:`~motionzoo.models.hgvae.HGVAE`, same defaults
+            (LightningCLI lists them with HMVAE's options).
     """
 
     def __init__(
         self,
         num_joints: int = 18,
-        num_frames: int = 50,
-        dct_coefficients: int | None = None,
         levels: list[tuple[int | None, int]] = ((None, 128), (18, 128)),
-        residual_features: int = 256,
-        dropout: float = 0.0,
-        stochastic_levels: int | None = None,
-        num_actions: int = 0,
-        imputation_objective: str = "joint",
-        scale_mm: float = 100.0,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
         kl_weight_start: float = 0.003,
         kl_weight_end: float = 0.003,
         kl_warmup_epochs: int = 0,
-        ood_quantile: float = 0.01,
-        output_logvar_min: float = -20.0,
-        fixed_variance_epochs: int = 0,
         body_parts: list[list[int]] | None = None,
+        **kwargs,
     ):
         if body_parts is None:
             if num_joints not in SKELETONS:
@@ -69,8 +59,14 @@ class HMVAE(HGVAE):
                 f"on top, got levels={levels}"
             )
         self._pool = part_pooling(tuple(tuple(g) for g in body_parts), num_joints)
-        args = {k: v for k, v in locals().items() if k not in ("self", "__class__", "body_parts")}
-        super().__init__(**args)
+        super().__init__(
+            num_joints=num_joints,
+            levels=levels,
+            kl_weight_start=kl_weight_start,
+            kl_weight_end=kl_weight_end,
+            kl_warmup_epochs=kl_warmup_epochs,
+            **kwargs,
+        )
 
     def node_map(self, in_nodes: int, out_nodes: int) -> torch.Tensor | None:
         parts, nodes = self._pool.shape

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 WHEELS := $(wildcard /opt/wheels)
 PIP_INSTALL := $(BIN)/pip --disable-pip-version-check install $(if $(WHEELS),--find-links $(WHEELS),)
 
-.PHONY: install demo test bench lint format clean
+.PHONY: install demo test smoke bench lint format clean
 
 $(BIN)/motionzoo: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,6 +20,9 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+smoke: install
+	PY=$(PY) scripts/smoke_wheel.sh
 
 bench: install
 	$(BIN)/python -m benchmarks

@@ -11,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from motionzoo.cli import build_cli
+from motionzoo.cli import (
+    build_cli,
+    packaged_config,
+    packaged_configs,
+    resolve_config_arguments,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "linear" / "h36m_synthetic.yaml"
@@ -39,14 +44,35 @@ def test_every_config_builds(config, tmp_path):
     assert cli.model.hparams, f"{config}: the model must save its hyper-parameters"
 
 
-def test_print_config_shows_the_resolved_classes():
+def test_print_config_of_a_packaged_config_from_another_folder(tmp_path):
     result = _run(
-        [sys.executable, "-m", "motionzoo", "fit", "--config", str(CONFIG), "--print_config"],
-        REPO,
+        [str(BIN / "motionzoo"), "fit", "--config", "linear/h36m_synthetic", "--print_config"],
+        tmp_path,
         120,
     )
     assert "class_path: motionzoo.models.linear.LinearLifter" in result.stdout
     assert "precision: auto" in result.stdout
+    assert "args parameter" not in result.stderr  # LightningCLI's warning when given args twice
+
+
+def test_packaged_configs_are_the_repository_configs():
+    assert packaged_configs() == sorted(
+        f"{p.parent.name}/{p.stem}" for p in (REPO / "configs").glob("*/*.yaml")
+    )
+    for name in ("linear/h36m_synthetic", "configs/linear/h36m_synthetic.yaml"):
+        assert packaged_config(name).samefile(CONFIG)
+    assert packaged_config("linear/nope") is None
+
+
+def test_config_arguments_resolve_to_packaged_configs_unless_a_file_exists(tmp_path):
+    local = tmp_path / "mine.yaml"
+    local.write_text("seed_everything: 1\n")
+    args = ["fit", "--config", "graphsh/h36m_synthetic", "--config=linear/h36m_synthetic"]
+    resolved = resolve_config_arguments(args + ["--config", str(local), "--config", "typo/x"])
+    assert resolved[:2] == ["fit", "--config"]
+    assert Path(resolved[2]).samefile(REPO / "configs" / "graphsh" / "h36m_synthetic.yaml")
+    assert Path(resolved[3].removeprefix("--config=")).samefile(CONFIG)
+    assert resolved[4:] == ["--config", str(local), "--config", "typo/x"]  # left to the parser
 
 
 @pytest.mark.parametrize("command", [[str(BIN / "motionzoo")], [str(BIN / "lightning")]])

@@ -144,3 +144,14 @@ def test_load_model_names_what_it_accepts(tmp_path):
     (tmp_path / "empty.ckpt").write_bytes(b"")
     with pytest.raises(ValueError, match="empty.ckpt"):
         load_model(tmp_path / "empty.ckpt")
+
+
+def test_the_weights_and_the_manifest_are_package_data():
+    from pathlib import Path
+
+    from motionzoo.pretrained import checkpoint_dir
+
+    assert checkpoint_dir() == Path(motionzoo.__file__).resolve().parent / "checkpoints"
+    repository_link = Path(__file__).resolve().parents[1] / "checkpoints"
+    assert repository_link.resolve() == checkpoint_dir()
+    assert all((checkpoint_dir() / read_manifest()[n]["file"]).is_file() for n in read_manifest())

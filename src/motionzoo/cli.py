@@ -1,5 +1,9 @@
 """``motionzoo fit|validate|test|predict --config configs/<model>/<dataset>.yaml``.
 
+``--config`` takes a file, or the name of a config shipped with the package
+(``graphsh/h36m_synthetic``, with or without ``configs/`` and ``.yaml``), so the commands work from
+any folder after ``pip install motionzoo``.
+
 A LightningCLI in subclass mode over every LightningModule and LightningDataModule of the zoo:
 configs name classes by ``class_path`` (e.g. ``motionzoo.models.linear.LinearLifter`` or just
 ``LinearLifter``), and importing :mod:`motionzoo.models` and :mod:`motionzoo.data` makes them all
@@ -13,6 +17,8 @@ from __future__ import annotations
 
 import sys
 import warnings
+from importlib import resources
+from pathlib import Path
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
@@ -29,6 +35,36 @@ from motionzoo.trainer import Trainer
 
 # Lightning 2.6 on torch 2.13 warns about its own use of a deprecated pytree class on every run.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+
+
+def packaged_config(name: str) -> Path | None:
+    """The config shipped with the package named ``name`` (``linear/h36m_synthetic``,
+    ``configs/linear/h36m_synthetic.yaml`` ...), or None."""
+    relative = name.removeprefix("configs/")
+    relative = relative if relative.endswith((".yaml", ".yml")) else relative + ".yaml"
+    path = Path(str(resources.files("motionzoo") / "configs" / relative))
+    return path if path.is_file() else None
+
+
+def packaged_configs() -> list[str]:
+    """Names of the configs shipped with the package (``<model>/<dataset>``)."""
+    root = Path(str(resources.files("motionzoo") / "configs"))
+    return sorted(str(p.relative_to(root).with_suffix("")) for p in root.glob("*/*.yaml"))
+
+
+def resolve_config_arguments(args: list[str]) -> list[str]:
+    """``args`` with each ``--config X`` that is not a file replaced by the packaged config X."""
+    out, expect_config = [], False
+    for arg in args:
+        flag, eq, value = arg.partition("=")
+        if expect_config or (flag == "--config" and eq):
+            value = arg if expect_config else value
+            if not Path(value).exists() and (found := packaged_config(value)) is not None:
+                value = str(found)
+            arg = value if expect_config else f"--config={value}"
+        expect_config = arg == "--config"
+        out.append(arg)
+    return out
 
 
 class _TopLevelInstantiator(_InstantiatorFn):
@@ -76,7 +112,10 @@ class MotionZooCLI(LightningCLI):
 
 def build_cli(args: list[str] | None = None, run: bool = True) -> MotionZooCLI:
     """The CLI over ``args`` (default ``sys.argv``); with ``run=False`` it only builds the
-    model, DataModule and Trainer of the config (``args`` then omit the subcommand)."""
+    model, DataModule and Trainer of the config (``args`` then omit the subcommand). A
+    ``--config`` may name a packaged config (module docstring)."""
+    if args is not None:
+        args = resolve_config_arguments(list(args))
     return MotionZooCLI(
         model_class=pl.LightningModule,
         datamodule_class=pl.LightningDataModule,
@@ -102,7 +141,9 @@ def build_cli(args: list[str] | None = None, run: bool = True) -> MotionZooCLI:
 
 def main() -> None:
     """Entry point of the ``motionzoo`` and ``lightning`` console scripts."""
-    build_cli(sys.argv[1:])
+    # LightningCLI reads sys.argv itself (given ``args`` as well, it warns on every run).
+    sys.argv[1:] = resolve_config_arguments(sys.argv[1:])
+    build_cli()
 
 
 if __name__ == "__main__":

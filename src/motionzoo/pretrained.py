@@ -28,9 +28,10 @@ class ChecksumError(ValueError):
 
 
 def checkpoint_dir() -> Path:
-    """``$MOTIONZOO_CHECKPOINTS`` if set, else the repository's ``checkpoints/``."""
+    """``$MOTIONZOO_CHECKPOINTS`` if set, else the package's ``checkpoints/`` (the weights and
+    the manifest shipped with motionzoo; the repository's ``checkpoints`` links to it)."""
     env = os.environ.get(CHECKPOINTS_ENV)
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "checkpoints"
+    return Path(env) if env else Path(__file__).resolve().parent / "checkpoints"
 
 
 def _manifest_path(directory: Path | None) -> Path:

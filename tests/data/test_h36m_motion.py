@@ -165,7 +165,7 @@ def test_missing_subjects_and_files(root, tmp_path):
          r"walking_2.txt: every line has 96 values; expected 99"),
         (lambda lines: [], r"walking_2.txt: no frames"),
         (lambda lines: lines[:1] + [lines[1].replace(lines[1].split(",")[4], "nan", 1)]
-         + lines[2:], r"walking_2.txt: line 2 has a non-finite value"),
+         + lines[2:], r"walking_2.txt: 1 non-finite value.*first at line 2"),
     ],
     ids=["98-values", "non-numeric", "truncated", "96-columns", "empty", "nan"],
 )  # fmt: skip

@@ -134,7 +134,7 @@ def test_errors_name_the_path(tmp_path):
     dm = MUGDataModule(root=str(tmp_path), split_by="take", val_fraction=0, test_fraction=0,
                        cache=False, crop="center")  # fmt: skip
     dm.setup()
-    with pytest.raises(OSError, match=r"img_00\d\d.jpg: cannot read the image"):
+    with pytest.raises(ValueError, match=r"img_00\d\d.jpg: cannot read the image"):
         dm.datasets["train"][0]
 
 

@@ -40,8 +40,6 @@ first written as AMASS npz files (once, atomically, into the cache folder; or in
 
 from __future__ import annotations
 
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +47,9 @@ import torch
 
 from motionzoo.data.base import frame_step
 from motionzoo.data.motion_base import MotionDataModule
+from motionzoo.data.safe_pickle import load_npz_entry, named_errors, open_npz
 from motionzoo.data.synthetic.motion_files import MOTION_FILES_VERSION, write_amass_files
+from motionzoo.data.validate import check_finite, numeric
 from motionzoo.geometry.kinematics import axis_angle_to_matrix, forward_kinematics
 from motionzoo.skeleton import AMASS_18, AMASS_18_FROM_22, SMPL_BODY_PARENTS, smpl_offsets
 
@@ -81,7 +81,6 @@ _ALIASES = {**AMASS_RENAMED, **{new: old for old, new in AMASS_RENAMED.items()}}
 POSE_WIDTHS = (66, 72, 156, 165)
 BODY_COLUMNS = 66
 _HELP = "see README#data"
-_NPZ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError)
 
 
 def smpl_body_joints(pose: torch.Tensor, zero_root: bool = False) -> torch.Tensor:
@@ -115,50 +114,49 @@ def _decode(f, key: str) -> str:
     return item.decode() if isinstance(item, bytes) else str(item)
 
 
-def _open_npz(path: Path):
-    f = np.load(path, allow_pickle=False)
-    if not isinstance(f, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path}: not an npz archive (a single array); expected {LAYOUT}")
-    return f
-
-
 def read_amass_npz(path: str | Path) -> dict | None:
     """One AMASS npz -> ``{"poses": (T, 66) float64 body pose, "rate": float, "gender": str}``,
     or None for a file without ``poses`` whose name does not end in ``_poses.npz`` (e.g.
     ``shape.npz``). Errors name the file, the key and what was expected."""
     path = Path(path)
-    try:
-        with _open_npz(path) as f:
-            keys = list(f.files)
-            if "poses" not in keys:
-                if path.name.endswith("_poses.npz"):
-                    raise ValueError(
-                        f"{path}: key 'poses' missing (found {keys}); expected an AMASS sequence "
-                        f"npz with poses (T, 156), trans, betas, mocap_framerate, gender ({_HELP})"
-                    )
-                return None
-            poses = np.asarray(f["poses"])
-            rate_key = next((k for k in ("mocap_framerate", "mocap_frame_rate") if k in keys), None)
-            if rate_key is None:
-                raise ValueError(
-                    f"{path}: key 'mocap_framerate' missing (found {keys}); expected the capture "
-                    f"frame rate in Hz as an AMASS sequence npz has ({_HELP})"
-                )
-            rate = float(np.asarray(f[rate_key]))
-            gender = _decode(f, "gender")
-    except ValueError as error:
-        if str(error).startswith(str(path)):
-            raise
-        raise ValueError(f"{path}: cannot read the npz ({error}); truncated or corrupt?") from error
-    except _NPZ_ERRORS as error:
-        raise ValueError(f"{path}: cannot read the npz ({error}); truncated or corrupt?") from error
+    expected = (
+        f"an AMASS sequence npz ({LAYOUT}) with poses (T, 156), trans, betas, mocap_framerate, "
+        f"gender ({_HELP})"
+    )
+    with named_errors(path, "the npz", expected), open_npz(path, expected) as f:
+
+        def numbers(key: str, what: str) -> np.ndarray:
+            return numeric(load_npz_entry(f, key, path, expected), f"{path}: key {key!r}", what)
+
+        keys = list(f.files)
+        if "poses" not in keys:
+            if path.name.endswith("_poses.npz"):
+                raise ValueError(f"{path}: key 'poses' missing (found {keys}); expected {expected}")
+            return None
+        poses = numbers("poses", f"(T, 156) SMPL-H axis-angle ({_HELP})")
+        # trans is ignored by the processing, but checked: a NaN there means a broken file
+        trans = numbers("trans", "(T, 3) metres") if "trans" in keys else None
+        rate_key = next((k for k in ("mocap_framerate", "mocap_frame_rate") if k in keys), None)
+        if rate_key is None:
+            raise ValueError(
+                f"{path}: key 'mocap_framerate' missing (found {keys}); expected the capture "
+                f"frame rate in Hz as an AMASS sequence npz has ({_HELP})"
+            )
+        rate = numbers(rate_key, "a frame rate in Hz")
+        if rate.size != 1:
+            raise ValueError(
+                f"{path}: {rate_key!r} has shape {rate.shape}; expected one frame rate in Hz"
+            )
+        rate = float(rate.reshape(()))
+        gender = _decode(f, "gender")
     if poses.ndim != 2 or poses.shape[1] not in POSE_WIDTHS:
         raise ValueError(
             f"{path}: 'poses' has shape {poses.shape}; expected (T, 156) SMPL-H axis-angle "
             f"(or (T, {POSE_WIDTHS}) columns; the body is the first 66) ({_HELP})"
         )
-    if not np.isfinite(poses[:, :BODY_COLUMNS]).all():
-        raise ValueError(f"{path}: 'poses' has non-finite values")
+    check_finite(poses[:, :BODY_COLUMNS], f"{path}: key 'poses'", ("frame", "column"))
+    if trans is not None:
+        check_finite(trans, f"{path}: key 'trans'", ("frame", "coordinate"))
     if not np.isfinite(rate) or rate <= 0:
         raise ValueError(f"{path}: '{rate_key}' is {rate}; expected a frame rate in Hz")
     return {"poses": poses[:, :BODY_COLUMNS].astype(np.float64), "rate": rate, "gender": gender}

@@ -68,6 +68,7 @@ from motionzoo.data.synthetic.h36m_images import (
     SYNTHETIC_IMAGES_VERSION,
     write_h36m_image_files,
 )
+from motionzoo.data.validate import open_image, rgb
 from motionzoo.geometry.camera import H36M_SUBJECTS, normalize_screen_coordinates
 from motionzoo.skeleton import H36M_17, H36M_ACTIONS
 
@@ -87,32 +88,22 @@ def joint_boxes(joints_2d: np.ndarray, margin: float = 0.25) -> np.ndarray:
     return square_boxes(np.concatenate([joints_2d.min(axis=1), joints_2d.max(axis=1)], 1), margin)
 
 
-def _open(path: Path) -> Image.Image:
-    try:
-        return Image.open(path)
-    except (OSError, ValueError) as error:
-        raise OSError(f"{path}: cannot read the image ({error})") from error
-
-
 def read_crop(path: str | Path, box, size: int) -> tuple[np.ndarray, tuple[int, int]]:
     """Crop ``box`` (x0, y0, x1, y1 pixels, may leave the frame: black there) out of the image at
     ``path`` and resize it to ``size`` x ``size`` (bilinear, antialiased).
 
     Returns the (size, size, 3) uint8 crop and the frame's (width, height)."""
     path = Path(path)
-    with _open(path) as im:
+    with open_image(path) as im:
         width, height = im.size
         side = max(box[2] - box[0], box[3] - box[1])
         if side >= 2 * size:  # JPEG: let the decoder downscale, keeping >= size in the crop
             im.draft("RGB", (math.ceil(width * size / side), math.ceil(height * size / side)))
         sx, sy = im.size[0] / width, im.size[1] / height
-        try:
-            rgb = im.convert("RGB")
-        except OSError as error:
-            raise OSError(f"{path}: cannot decode the image ({error})") from error
+        pixels = rgb(im, path)
     x0, y0, x1, y1 = box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy
     left, top = math.floor(x0), math.floor(y0)
-    outer = rgb.crop((left, top, math.ceil(x1), math.ceil(y1)))  # zero-filled outside the frame
+    outer = pixels.crop((left, top, math.ceil(x1), math.ceil(y1)))  # zero-filled outside the frame
     inner = (x0 - left, y0 - top, x1 - left, y1 - top)
     crop = outer.resize((size, size), Image.Resampling.BILINEAR, box=inner)
     return np.asarray(crop), (width, height)

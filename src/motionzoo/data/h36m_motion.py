@@ -45,6 +45,7 @@ from motionzoo.data.synthetic.motion_files import (
     h36m_motion_path,
     write_h36m_motion_files,
 )
+from motionzoo.data.validate import first_non_finite
 from motionzoo.geometry.kinematics import expmap_to_joints
 from motionzoo.skeleton import H36M_22, H36M_ACTIONS
 
@@ -69,10 +70,14 @@ def read_expmap_txt(path: str | Path) -> np.ndarray:
         raise ValueError(f"{path}: {_first_bad_line(text) or error}") from error
     if frames.shape[1] != EXPMAP_COLUMNS:
         raise ValueError(f"{path}: every line has {frames.shape[1]} values; expected {_EXPECTED}")
-    if not np.isfinite(frames).all():
-        row = int(np.nonzero(~np.isfinite(frames).all(1))[0][0])
+    found = first_non_finite(frames)
+    if found is not None:
+        count, (row, column) = found
         line = _data_lines(text)[row][0]
-        raise ValueError(f"{path}: line {line} has a non-finite value; expected {_EXPECTED}")
+        raise ValueError(
+            f"{path}: {count} non-finite value{'s' if count > 1 else ''} (NaN / inf), the first at "
+            f"line {line}, value {column + 1} ({frames[row, column]}); expected {_EXPECTED}"
+        )
     return frames
 
 

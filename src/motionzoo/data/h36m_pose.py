@@ -25,6 +25,7 @@ import torch
 
 from motionzoo.data.base import ArrayDataset, DataModule, check_option
 from motionzoo.data.cache import atomic_save_npz, cached_arrays, fingerprint
+from motionzoo.data.safe_pickle import load_npz_entry, open_npz
 from motionzoo.data.synthetic.h36m import (
     DEFAULT_FRAMES,
     DETECTION_NAME,
@@ -32,6 +33,7 @@ from motionzoo.data.synthetic.h36m import (
     torch_threads,
     write_h36m_pose_files,
 )
+from motionzoo.data.validate import check_finite, numeric
 from motionzoo.geometry.camera import (
     Camera,
     h36m_cameras,
@@ -44,6 +46,7 @@ PROCESSING_VERSION = 1  # part of the cache fingerprint; bump when processing ch
 KEYS = ("pose2d", "pose3d", "action", "subject", "camera")
 _NECK_NOSE_17 = H36M_17.joint_names.index("Neck/Nose")
 _HELP = "see README#data"
+_AXES = ("frame", "joint", "coordinate")
 
 
 class H36MPoseDataModule(DataModule):
@@ -217,6 +220,11 @@ class H36MPoseDataModule(DataModule):
                     f"{path}: subject {subject!r} ({split} split) not in {key}; the file has "
                     f"{sorted(poses)}"
                 )
+            if not isinstance(poses[subject], dict):
+                raise ValueError(
+                    f"{path}: {key}[{subject!r}] is a {type(poses[subject]).__name__}; expected a "
+                    f"dict action -> {'array' if key == 'positions_3d' else 'list of 4 arrays'}"
+                )
         cameras = h36m_cameras(subject)
         wanted = self.hparams.actions
         number = int(subject.lstrip("S"))
@@ -226,7 +234,10 @@ class H36MPoseDataModule(DataModule):
             if wanted is not None and (label < 0 or H36M_ACTIONS[label] not in wanted):
                 continue
             where = f"[{subject!r}][{action!r}]"
-            world = np.asarray(poses_3d[subject][action])
+            world = numeric(
+                poses_3d[subject][action], f"{path_3d}: positions_3d{where}",
+                f"(T, 32, 3) world joints in metres ({_HELP})",
+            )  # fmt: skip
             if world.ndim != 3 or world.shape[1:] != (32, 3):
                 raise ValueError(
                     f"{path_3d}: positions_3d{where} has shape {world.shape}; expected (T, 32, 3) "
@@ -235,14 +246,20 @@ class H36MPoseDataModule(DataModule):
             if action not in poses_2d[subject]:
                 raise ValueError(f"{path_2d}: positions_2d{where} missing; {path_3d} has it")
             views = poses_2d[subject][action]
-            if len(views) != len(cameras):
+            if not isinstance(views, (list, tuple, np.ndarray)) or len(views) != len(cameras):
+                found = f"{len(views)} camera views" if hasattr(views, "__len__") else "no list"
                 raise ValueError(
-                    f"{path_2d}: positions_2d{where} has {len(views)} camera views; expected 4"
+                    f"{path_2d}: positions_2d{where} has {found}; expected a list of 4 (T, 17, 2) "
+                    f"arrays, one per camera ({_HELP})"
                 )
+            check_finite(world, f"{path_3d}: positions_3d{where}", _AXES)
             frames = len(world)
             world_mm = torch.from_numpy(world.astype(np.float64) * 1000)[::stride]
             for index, (camera, kps) in enumerate(zip(cameras, views)):
-                kps = np.asarray(kps)
+                kps = numeric(
+                    kps, f"{path_2d}: positions_2d{where}[{index}]",
+                    f"(T, 17, 2) pixel keypoints ({_HELP})",
+                )  # fmt: skip
                 if kps.ndim != 3 or kps.shape[1:] != (17, 2):
                     raise ValueError(
                         f"{path_2d}: positions_2d{where}[{index}] has shape {kps.shape}; "
@@ -254,6 +271,7 @@ class H36MPoseDataModule(DataModule):
                         f"mocap in {path_3d.name} has {frames}; keypoints must cover every mocap "
                         f"frame (VideoPose3D asserts this)"
                     )
+                check_finite(kps[:frames], f"{path_2d}: positions_2d{where}[{index}]", _AXES)
                 kps = kps[:frames:stride]
                 if self.num_joints == 16:
                     kps = np.delete(kps, _NECK_NOSE_17, axis=1)
@@ -280,21 +298,27 @@ def _empty(key: str, num_joints: int) -> np.ndarray:
 
 def _load_npz(path: Path, key: str, expected: str) -> tuple[dict, dict | None]:
     """``np.load(path)[key].item()`` and the file's ``metadata`` (None if absent), with errors
-    naming the file and the key."""
-    with np.load(path, allow_pickle=True) as f:
+    naming the file and the key. The object arrays (pickled dicts) are read by the restricted
+    unpickler of :mod:`motionzoo.data.safe_pickle`: nothing in the file can run code."""
+    what = f"a VideoPose3D {expected} ({_HELP})"
+    with open_npz(path, what) as f:
         if key not in f.files:
-            raise ValueError(
-                f"{path}: key {key!r} missing (found {f.files}); expected a VideoPose3D "
-                f"{expected} ({_HELP})"
-            )
-        value = f[key]
-        metadata = f["metadata"].item() if "metadata" in f.files else None
+            raise ValueError(f"{path}: key {key!r} missing (found {f.files}); expected {what}")
+        value = load_npz_entry(f, key, path, what)
+        metadata = load_npz_entry(f, "metadata", path, what) if "metadata" in f.files else None
     value = value.item() if value.dtype == object and value.shape == () else value
     if not isinstance(value, dict):
         raise ValueError(
             f"{path}: {key!r} is a {type(value).__name__}; expected a dict "
             f"subject -> action -> arrays as in VideoPose3D's {expected} ({_HELP})"
         )
+    if metadata is not None:
+        metadata = metadata.item() if metadata.dtype == object and metadata.shape == () else None
+        if not isinstance(metadata, dict):
+            raise ValueError(
+                f"{path}: 'metadata' is not a dict; expected VideoPose3D's {{'num_joints': 17, "
+                f"'keypoints_symmetry': ...}} ({_HELP})"
+            )
     return value, metadata
 
 

@@ -58,6 +58,8 @@ from pathlib import Path
 import numpy as np
 
 from motionzoo.data.cache import atomic_write
+from motionzoo.data.safe_pickle import load_pickle
+from motionzoo.data.validate import NUMERIC_KINDS, check_finite
 from motionzoo.skeleton import h36m_action_index
 
 FOLDER = "s_{:02d}_act_{:02d}_subact_{:02d}_ca_{:02d}"
@@ -89,28 +91,11 @@ FRAME_KEYS = {
     "subaction": (),
     "camera_id": (),
     "image_id": (),
-}
-
-# Globals an annotation pickle may name: numpy's array / scalar / dtype reconstructors and a few
-# harmless builtins (pickle protocol 2 stores bytes through _codecs.encode).
-_SAFE_GLOBALS = {
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"),
-    ("numpy._core.numeric", "_frombuffer"),
-    ("_codecs", "encode"),
-    ("builtins", "set"),
-    ("builtins", "frozenset"),
-    ("builtins", "complex"),
-    ("builtins", "bytearray"),
-    ("builtins", "slice"),
-    ("collections", "OrderedDict"),
-}
-_PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
+}  # Axis names (after the record) of the array keys, for errors.
+_AXES = {
+    "joints_2d": ("joint", "coordinate"), "joints_3d_camera": ("joint", "coordinate"),
+    "joints_3d": ("joint", "coordinate"), "box": ("value",),
+}  # fmt: skip
 
 
 def folder_name(subject: int, action: int, subaction: int, camera: int) -> str:
@@ -149,37 +134,17 @@ def find_annotations(root: Path) -> list[Path]:
     return paths
 
 
-class _AnnotationUnpickler(pickle.Unpickler):
-    def __init__(self, file, path: Path):
-        super().__init__(file, encoding="latin1")  # latin1: numpy arrays of Python 2 pickles
-        self.path = path
-
-    def find_class(self, module: str, name: str):
-        module = _PY2_MODULES.get(module, module)
-        if (module, name) not in _SAFE_GLOBALS:
-            raise pickle.UnpicklingError(
-                f"{self.path}: the annotation pickle names {module}.{name}; only containers, "
-                f"numbers, strings and numpy arrays are read (expected H36M-Toolbox's list of "
-                f"per-frame dicts)"
-            )
-        return super().find_class(module, name)
-
-
 def load_annotations(path: str | Path) -> list[dict]:
-    """The list of per-frame dicts of an H36M-Toolbox ``.pkl``, through the restricted unpickler."""
+    """The list of per-frame dicts of an H36M-Toolbox ``.pkl``, through the restricted unpickler
+    of :mod:`motionzoo.data.safe_pickle`."""
     path = Path(path)
+    expected = f"H36M-Toolbox's list of per-frame dicts (keys {', '.join(FRAME_KEYS)}, ...)"
     try:
-        with open(path, "rb") as f:
-            records = _AnnotationUnpickler(f, path).load()
+        records = load_pickle(path, expected)
     except FileNotFoundError:
         raise FileNotFoundError(f"{path} not found; layout {LAYOUT}") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as error:
-        raise ValueError(f"{path}: not a readable annotation pickle ({error})") from error
     if not isinstance(records, list) or (records and not isinstance(records[0], dict)):
-        raise ValueError(
-            f"{path}: holds a {type(records).__name__}; expected H36M-Toolbox's list of per-frame "
-            f"dicts (keys {', '.join(FRAME_KEYS)}, ...)"
-        )
+        raise ValueError(f"{path}: holds a {type(records).__name__}; expected {expected}")
     return records
 
 
@@ -210,16 +175,29 @@ def _column(records: list[dict], key: str, path: Path) -> np.ndarray:
     dtype = np.float64 if shape else np.int64
     if not values:
         return np.zeros((0, *shape), dtype=dtype)
-    try:
-        column = np.asarray(values, dtype=dtype)
+    try:  # no dtype: strings stay strings (even "1.5"), and are refused below
+        column = np.asarray(values)
     except (ValueError, TypeError):
         column = None
-    if column is None or column.shape[1:] != shape:
-        index = next(i for i, v in enumerate(values) if np.shape(v) != shape)
-        raise ValueError(
-            f"{path}: record {index} key {key!r} has shape {np.shape(values[index])}; expected "
-            f"{shape} ({'17 joints in the H36M-Toolbox order' if shape[:1] == (17,) else 'values'})"
+    if column is None or column.shape[1:] != shape or column.dtype.kind not in NUMERIC_KINDS:
+        what = "17 joints in the H36M-Toolbox order" if shape[:1] == (17,) else "numbers"
+        index = next((i for i, v in enumerate(values) if np.shape(v) != shape), None)
+        if index is not None:
+            raise ValueError(
+                f"{path}: record {index} key {key!r} has shape {np.shape(values[index])}; "
+                f"expected {shape} ({what})"
+            )
+        index = next(
+            (i for i, v in enumerate(values) if np.asarray(v).dtype.kind not in NUMERIC_KINDS), 0
         )
+        raise ValueError(
+            f"{path}: record {index} key {key!r} holds {np.asarray(values[index]).dtype} values "
+            f"(e.g. {np.asarray(values[index]).reshape(-1)[:2].tolist()}), not numbers; expected "
+            f"{shape} {what}"
+        )
+    column = column.astype(dtype, copy=False)
+    if shape:
+        check_finite(column, f"{path}: key {key!r}", ("record", *_AXES[key]))
     return column
 
 

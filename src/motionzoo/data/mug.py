@@ -57,6 +57,7 @@ from motionzoo.data.base import Crop, DataModule, check_option, frame_step
 from motionzoo.data.cache import atomic_save_npz, fingerprint
 from motionzoo.data.sprites import bytes_to_unit
 from motionzoo.data.synthetic.faces import EXPRESSIONS, write_mug
+from motionzoo.data.validate import open_image, rgb
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 LAYOUT = "<root>/subjects3/<subject>/<expression>/<take>/img_XXXX.jpg"
@@ -111,19 +112,12 @@ def scan_mug(root: str | os.PathLike, step: int = 2, min_frames: int = 1) -> lis
     return takes
 
 
-def _open(path: Path) -> Image.Image:
-    try:
-        return Image.open(path)
-    except (OSError, ValueError) as error:
-        raise OSError(f"{path}: cannot read the image ({error})") from error
-
-
 def face_box(
     path: Path, crop: str = "box", margin: float = 0.15, threshold: float = 30.0,
     center_fraction: float = 0.8,
 ) -> tuple[int, int, int, int]:  # fmt: skip
     """Crop box (left, top, right, bottom) in the pixels of the image at ``path``."""
-    with _open(path) as im:
+    with open_image(path) as im:
         width, height = im.size
         if crop == "none":
             return 0, 0, width, height
@@ -132,7 +126,7 @@ def face_box(
             left, top = (width - side) // 2, (height - side) // 2
             return left, top, left + side, top + side
         im.draft("RGB", (128, 128))  # JPEG: decode at a reduced scale, enough to find the face
-        small = np.asarray(im.convert("RGB"), dtype=np.int16)
+        small = np.asarray(rgb(im, path), dtype=np.int16)
     scale = width / small.shape[1]
     border = np.concatenate([small[0], small[-1], small[:, 0], small[:, -1]])
     fg = np.abs(small - np.median(border, axis=0)).max(-1) > threshold
@@ -149,18 +143,32 @@ def face_box(
 
 
 def read_frames(paths, box: tuple[int, int, int, int], size: int = 64) -> np.ndarray:
-    """Crop ``box`` out of each image and resize it to ``size``: (len(paths), size, size, 3) uint8."""
+    """Crop ``box`` out of each image and resize it to ``size``: (len(paths), size, size, 3) uint8.
+    The images must share one size, which holds ``box`` (found on the take's middle frame)."""
     out = np.empty((len(paths), size, size, 3), np.uint8)
     side = max(box[2] - box[0], box[3] - box[1])
+    first = None
     for i, path in enumerate(paths):
-        with _open(path) as im:
+        with open_image(path) as im:
             width, height = im.size
+            first = first or (paths[0], width, height)
+            if (width, height) != first[1:]:
+                raise ValueError(
+                    f"{path}: frame of {width}x{height} pixels, but {first[0]} is "
+                    f"{first[1]}x{first[2]}; expected every frame of a take to have one size"
+                )
+            if box[2] > width or box[3] > height:
+                raise ValueError(
+                    f"{path}: frame of {width}x{height} pixels does not hold the take's face box "
+                    f"{box} (found on its middle frame); expected every frame of a take to have "
+                    f"one size"
+                )
             if side >= 2 * size:  # JPEG: let the decoder downscale, keeping >= size in the crop
                 im.draft("RGB", (math.ceil(width * size / side), math.ceil(height * size / side)))
             sx, sy = im.size[0] / width, im.size[1] / height
             scaled = (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
-            rgb = im.convert("RGB")
-        out[i] = np.asarray(rgb.resize((size, size), Image.Resampling.BILINEAR, box=scaled))
+            pixels = rgb(im, path)
+        out[i] = np.asarray(pixels.resize((size, size), Image.Resampling.BILINEAR, box=scaled))
     return out
 
 

@@ -33,7 +33,9 @@ import numpy as np
 import torch
 
 from motionzoo.data.base import ArrayDataset, DataModule
+from motionzoo.data.safe_pickle import load_npy
 from motionzoo.data.synthetic.sprites import ATTRIBUTES, write_sprites
+from motionzoo.data.validate import check_finite, numeric
 
 FILES = ("X", "A", "D")
 LAYOUT = "<root>/sprites_{X,A,D}_{train,test}.npy (the DSVAE arrays)"
@@ -67,22 +69,23 @@ class FrameArrayDataset(ArrayDataset):
 
 def _load(root: Path, key: str, split: str) -> np.ndarray:
     path = root / f"sprites_{key}_{split}.npy"
-    if not path.exists():
+    expected = f"(N, {', '.join(map(str, SHAPES[key]))}) float numbers (the DSVAE arrays)"
+    if not path.is_file():
         raise FileNotFoundError(
-            f"{path}: missing; a Sprites root holds sprites_{{X,A,D}}_{{train,test}}.npy (the "
-            f"DSVAE arrays, see README#data), or use root: null for the procedural data"
+            f"{path}: missing or not a file; a Sprites root holds sprites_{{X,A,D}}_"
+            f"{{train,test}}.npy (the DSVAE arrays, see README#data), or use root: null for the "
+            f"procedural data"
         )
-    array = np.load(path, mmap_mode="r")
+    array = load_npy(path, expected, mmap_mode="r")
+    numeric(array[:1], str(path), expected)  # the dtype (and one sequence as an example)
     if array.ndim != 1 + len(SHAPES[key]) or array.shape[1:] != SHAPES[key]:
-        raise ValueError(
-            f"{path}: shape {array.shape}; expected (N, {', '.join(map(str, SHAPES[key]))})"
-        )
+        raise ValueError(f"{path}: shape {array.shape}; expected {expected}")
     return array
 
 
-def _labels(path_hint: str, onehot: np.ndarray) -> np.ndarray:
+def _labels(path_hint: str, onehot: np.ndarray, axes: tuple[str, ...]) -> np.ndarray:
     """One-hot over the last axis, constant over frames -> indices of frame 0."""
-    onehot = np.asarray(onehot)
+    onehot = check_finite(np.asarray(onehot), path_hint, ("sequence", "frame", *axes))
     if not (np.all(onehot.sum(-1) == 1) and np.all((onehot == 0) | (onehot == 1))):
         raise ValueError(f"{path_hint}: labels are not one-hot over the last axis")
     index = onehot.argmax(-1)
@@ -102,17 +105,19 @@ def read_sprites(root: str | Path, split: str, chunk: int = 256) -> dict[str, np
             f"expected the same number in all three"
         )
     frames = np.empty((len(x), 8, 3, 64, 64), np.uint8)
+    path_x = root / f"sprites_X_{split}.npy"
     for start in range(0, len(x), chunk):
         block = np.asarray(x[start : start + chunk], dtype=np.float32)
+        check_finite(block, str(path_x), ("sequence", "frame", "row", "column", "channel"), start)
         if block.size and (block.min() < 0 or block.max() > 1):
             raise ValueError(
-                f"{root / f'sprites_X_{split}.npy'}: values in [{block.min()}, {block.max()}]; "
+                f"{path_x}: values in [{block.min()}, {block.max()}]; "
                 f"expected bytes / 256 in [0, 255/256] as the DSVAE files are written"
             )
         pixels = np.clip(np.rint(block * 256), 0, 255).astype(np.uint8)
         frames[start : start + chunk] = pixels.transpose(0, 1, 4, 2, 3)
-    attributes = _labels(str(root / f"sprites_A_{split}.npy"), a)
-    action = _labels(str(root / f"sprites_D_{split}.npy"), d)
+    attributes = _labels(str(root / f"sprites_A_{split}.npy"), a, ("attribute", "value"))
+    action = _labels(str(root / f"sprites_D_{split}.npy"), d, ("label",))
     out = {
         "frames": frames,
         "action": action,

@@ -47,6 +47,7 @@ from motionzoo.data.h36m_toolbox import (
     image_name,
     save_annotations,
 )
+from motionzoo.data.safe_pickle import load_npz_entry
 from motionzoo.data.synthetic.h36m import (
     DEFAULT_FRAMES,
     action_key,
@@ -184,8 +185,9 @@ def _world_takes(out: Path, seed, subjects, actions, frames, takes) -> dict:
         out, seed=seed, subjects=subjects, frames=frames, takes=takes, noisy_detections=False,
         actions=actions,
     )  # fmt: skip
-    with np.load(out / "data_3d_h36m.npz", allow_pickle=True) as f:
-        return f["positions_3d"].item()
+    path = out / "data_3d_h36m.npz"
+    with np.load(path, allow_pickle=False) as f:
+        return load_npz_entry(f, "positions_3d", path, "the synthetic 3D poses").item()
 
 
 def write_h36m_image_files(

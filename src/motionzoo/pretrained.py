@@ -4,6 +4,11 @@ Each manifest entry names the weights file, its sha256, the model class (``class
 config and data it was trained with, and the metrics it achieved. A weights file holds only
 tensors and plain hyper-parameters (``{"state_dict", "hyper_parameters"}``) and is read with
 ``torch.load(weights_only=True)`` after its sha256 matches the manifest; a mismatch is refused.
+
+An entry may give a ``url`` instead of (or besides) a shipped file; the file is then downloaded
+once, on first use, following torch.hub's conventions: into ``$MOTIONZOO_CHECKPOINTS`` if set,
+else ``<cache>/checkpoints`` (``$MOTIONZOO_CACHE`` or ``~/.cache/motionzoo``), streamed to a
+temporary file beside it, its sha256 checked before it is renamed into place.
 """
 
 from __future__ import annotations
@@ -14,17 +19,15 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pytorch_lightning as pl
 import torch
 
-from motionzoo.data.cache import atomic_write
+from motionzoo.data.cache import atomic_write, default_cache_dir
+from motionzoo.download import ChecksumError, download
 
 CHECKPOINTS_ENV = "MOTIONZOO_CHECKPOINTS"
-
-
-class ChecksumError(ValueError):
-    """A checkpoint's sha256 differs from the manifest's."""
 
 
 def checkpoint_dir() -> Path:
@@ -32,6 +35,13 @@ def checkpoint_dir() -> Path:
     the manifest shipped with motionzoo; the repository's ``checkpoints`` links to it)."""
     env = os.environ.get(CHECKPOINTS_ENV)
     return Path(env) if env else Path(__file__).resolve().parent / "checkpoints"
+
+
+def download_dir() -> Path:
+    """Where missing weights are downloaded: ``$MOTIONZOO_CHECKPOINTS`` if set, else
+    ``<cache>/checkpoints`` (never the package folder, which may be read-only)."""
+    env = os.environ.get(CHECKPOINTS_ENV)
+    return Path(env) if env else default_cache_dir() / "checkpoints"
 
 
 def _manifest_path(directory: Path | None) -> Path:
@@ -114,16 +124,62 @@ def _build(payload: dict[str, Any], class_path: str | None, path: Path) -> pl.Li
     return model.eval()
 
 
+def _weights_file(name: str, info: dict[str, Any]) -> str:
+    """The entry's ``file``, else the last segment of its ``url`` (torch.hub's rule)."""
+    file = info.get("file") or Path(urlparse(info.get("url", "")).path).name
+    if not file or Path(file).name != file:
+        raise ValueError(
+            f"manifest entry {name!r}: file {file!r} must be a plain file name (give 'file', or "
+            f"a 'url' ending in one)"
+        )
+    return file
+
+
+def _locate(
+    name: str, directory: str | os.PathLike | None, progress: bool
+) -> tuple[Path, dict[str, Any]]:
+    """The sha256-checked weights file of ``name`` and its manifest entry; see
+    :func:`download_pretrained`."""
+    manifest_dir = Path(directory) if directory else checkpoint_dir()
+    info = pretrained_info(name, manifest_dir)
+    file = _weights_file(name, info)
+    folders = dict.fromkeys([manifest_dir, download_dir(), default_cache_dir() / "checkpoints"])
+    for folder in folders:
+        if (folder / file).is_file():
+            verify_sha256(folder / file, info["sha256"])
+            return folder / file, info
+    if "url" not in info:
+        raise FileNotFoundError(
+            f"weights {file!r} of pretrained {name!r} are missing (looked in "
+            f"{', '.join(map(str, folders))}) and its manifest entry gives no url"
+        )
+    return download(info["url"], download_dir() / file, info["sha256"], progress=progress), info
+
+
+def download_pretrained(
+    name: str, directory: str | os.PathLike | None = None, *, progress: bool = True
+) -> Path:
+    """The path of pretrained ``name``'s weights, sha256-checked, downloaded first if missing.
+
+    The file is looked for in the manifest's folder (``directory``, else
+    ``$MOTIONZOO_CHECKPOINTS``, else the package's), then in the download cache
+    (``$MOTIONZOO_CACHE/checkpoints`` or ``~/.cache/motionzoo/checkpoints``). Only when it is in
+    none of them and the entry has a ``url`` is it fetched, once, into :func:`download_dir`, with
+    a progress bar on stderr unless ``progress=False``.
+    """
+    return _locate(name, directory, progress)[0]
+
+
 def load_pretrained(
-    name: str, map_location: str | torch.device = "cpu", directory: str | os.PathLike | None = None
+    name: str,
+    map_location: str | torch.device = "cpu",
+    directory: str | os.PathLike | None = None,
+    *,
+    progress: bool = True,
 ) -> pl.LightningModule:
-    """Build the model of manifest entry ``name`` and load its verified weights (eval mode)."""
-    directory = Path(directory) if directory else checkpoint_dir()
-    info = pretrained_info(name, directory)
-    path = directory / info["file"]
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: weights of pretrained {name!r} are missing")
-    verify_sha256(path, info["sha256"])
+    """Build the model of manifest entry ``name`` and load its verified weights (eval mode),
+    downloading them first if the entry gives a ``url`` and they are not here yet."""
+    path, info = _locate(name, directory, progress)
     return _build(_read_weights(path, map_location), info["class_path"], path)
 
 

@@ -8,13 +8,17 @@ own: ``strategy="auto"`` picks DDP when ``devices``/``num_nodes`` ask for severa
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
+from lightning_fabric.plugins import CheckpointIO, TorchCheckpointIO
 from lightning_fabric.plugins.precision.precision import _PRECISION_INPUT
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
+
+from motionzoo.data.cache import atomic_write, sweep_stale_temporaries
 
 
 def resolve_precision(precision: str | int | None = "auto", accelerator: str = "auto") -> str | int:
@@ -63,15 +67,46 @@ def trainer_defaults(
     return kwargs
 
 
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written to a temporary file in their own folder, fsynced and renamed (whatever
+    TMPDIR is): a kill mid-write leaves the previous checkpoint, never a truncated one. The first
+    save into a folder sweeps the temporary checkpoint files a killed run left there (one process
+    writes a run's checkpoints)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._swept: set[Path] = set()
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options: Any = None) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options")
+        path = Path(path)
+        if path.parent not in self._swept:
+            sweep_stale_temporaries(path, older_than=0, pattern=".*.ckpt.*.tmp")
+            self._swept.add(path.parent)
+        atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
+
+
 class Trainer(pl.Trainer):
     """:class:`pytorch_lightning.Trainer` whose ``precision`` also takes ``"auto"`` (the
-    default): bf16-mixed on CUDA with bf16, 16-mixed on other CUDA, 32-true on CPU."""
+    default): bf16-mixed on CUDA with bf16, 16-mixed on other CUDA, 32-true on CPU; checkpoints
+    are written atomically (:class:`AtomicCheckpointIO`) unless ``plugins`` name another
+    CheckpointIO."""
 
     def __init__(
         self, *args: Any, precision: _PRECISION_INPUT | Literal["auto"] = "auto", **kwargs: Any
     ):
         accelerator = kwargs.get("accelerator", "auto")
-        super().__init__(*args, precision=resolve_precision(precision, str(accelerator)), **kwargs)
+        plugins = kwargs.pop("plugins", None)
+        plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins] * bool(plugins)
+        if not any(isinstance(p, CheckpointIO) for p in plugins):
+            plugins.append(AtomicCheckpointIO())
+        super().__init__(
+            *args,
+            precision=resolve_precision(precision, str(accelerator)),
+            plugins=plugins,
+            **kwargs,
+        )
 
 
 def make_trainer(**kwargs: Any) -> Trainer:

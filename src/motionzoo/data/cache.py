@@ -9,10 +9,12 @@ a crash or a broken input leaves either the old state or the complete new file.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -36,16 +38,38 @@ def fingerprint(files: Iterable[str | os.PathLike] = (), **params) -> str:
     return h.hexdigest()[:16]
 
 
+STALE_SECONDS = 60  # a temporary file untouched this long belongs to a killed writer
+
+
+def sweep_stale_temporaries(
+    path: str | os.PathLike, older_than: float = STALE_SECONDS, pattern: str | None = None
+) -> None:
+    """Remove the temporary files of ``path`` (or those matching ``pattern`` in its folder) that
+    writers killed mid-write left behind: untouched for ``older_than`` seconds."""
+    path = Path(path)
+    now = time.time()
+    for tmp in path.parent.glob(pattern or f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            if now - tmp.stat().st_mtime >= older_than:
+                tmp.unlink()
+        except FileNotFoundError:  # another process swept it
+            pass
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp_path)`` then rename the temporary file to ``path``; on any error the
-    temporary file is removed and ``path`` is untouched."""
+    """Call ``write(tmp_path)`` on a temporary file in ``path``'s folder, fsync it and rename it
+    to ``path``; on any error the temporary file is removed and ``path`` is untouched. Stale
+    temporary files of ``path`` (killed writers) are swept first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
     try:
         write(tmp)
+        with open(tmp, "rb") as f:  # on disk before the rename makes it visible
+            os.fsync(f.fileno())
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions

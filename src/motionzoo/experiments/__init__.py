@@ -1,1 +1,3 @@
-"""Experiments of the paper models, runnable as ``python -m motionzoo.experiments.<name>``."""
+"""Experiments of the paper models, one module each, run as ``motionzoo experiment <name>`` (or
+``python -m motionzoo.experiments <name>``, or ``python -m motionzoo.experiments.<module>``); what
+they share as commands is in :mod:`motionzoo.experiments.command`."""

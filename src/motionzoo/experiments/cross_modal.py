@@ -1,21 +1,26 @@
-"""Is the cross-modal latent shared? Distances between the latents of the same sample seen
-through two modalities, against those of other samples (issue 10, "Must show").
+"""Is the cross-modal latent shared? This command encodes each test frame of Human3.6M twice, from
+its image and from its 2D pose (same frame and camera), with a CrossModalVAE, and compares the
+distance between the two latents of one frame with the distance between the latents of different
+frames (issue 10, "Must show"). Their ratio is below 1 when the encoders put a frame's two
+modalities closer together than different frames.
 
 For N test samples with posterior means z_a(i) (e.g. from the image) and z_b(i) (from the 2D
 pose of the same frame and camera), ``same`` is the mean over i of ||z_a(i) - z_b(i)||,
-``other`` the mean over all i != j of ||z_a(i) - z_b(j)||, and ``ratio = same / other``: below
-1 when the two encoders put a sample's modalities closer together than they put different
-samples (0 for identical encoders; about 1 for unrelated ones). Euclidean distances in float64.
+``other`` the mean over all i != j of ||z_a(i) - z_b(j)||, and ``ratio = same / other``: 0 for
+identical encoders, about 1 for unrelated ones. Euclidean distances in float64.
 
-    python -m motionzoo.experiments.cross_modal --pretrained cross-modal-vae-h36m-synthetic
+    motionzoo experiment cross-modal --checkpoint cross-modal-vae-h36m-synthetic
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 import torch
 
+from motionzoo.experiments import command
+from motionzoo.experiments.command import say, steps, user_errors
 from motionzoo.nn.modes import eval_mode
 
 
@@ -58,25 +63,54 @@ def latent_ratio(model, dataloader, a: str = "rgb", b: str = "2d", **kwargs) -> 
     return cross_modal_ratio(codes[a], codes[b])
 
 
-def main(argv=None) -> None:
-    from motionzoo.data.h36m_images import H36MImageDataModule
-    from motionzoo.pretrained import load_pretrained
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoint",
+        default="cross-modal-vae-h36m-synthetic",
+        metavar="NAME_OR_PATH",
+        help="a pretrained name (see 'motionzoo models') or a checkpoint file of a CrossModalVAE",
+    )
+    parser.add_argument(
+        "--root", help="folder of the Human3.6M images (default: the synthetic renders)"
+    )
+    parser.add_argument(
+        "--eval-stride",
+        type=int,
+        default=16,
+        help="frames between test samples, as the synthetic config",
+    )
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pretrained", default="cross-modal-vae-h36m-synthetic")
-    parser.add_argument("--root", default=None, help="H3.6M image folder; default synthetic")
-    parser.add_argument("--eval-stride", type=int, default=16, help="as the synthetic config")
-    args = parser.parse_args(argv)
-    model = load_pretrained(args.pretrained)
+
+def run(args: argparse.Namespace) -> dict[str, float]:
+    """Print and return the latent distances of ``args`` (see :func:`add_arguments`)."""
+    from motionzoo.data.h36m_images import H36MImageDataModule
+
+    model = command.load_checkpoint(
+        args.checkpoint,
+        "encode",
+        "batch_keys",
+        purpose="cross-modal needs a model with an encoder per modality (CrossModalVAE)",
+    )
     size = model.hparams.image_size
-    data = H36MImageDataModule(root=args.root, image_size=size, eval_stride=args.eval_stride)
-    data.prepare_data()
-    data.setup("test")
-    result = latent_ratio(model, data.test_dataloader())
+    source = args.root or "the synthetic renders, built on first use"
+    say(f"reading the Human3.6M image test split ({source}), {size} px")
+    with user_errors():
+        data = H36MImageDataModule(root=args.root, image_size=size, eval_stride=args.eval_stride)
+        data.prepare_data()
+        data.setup("test")
+    loader = data.test_dataloader()
+    say(f"encoding {len(loader.dataset)} test frames from their images and 2D poses")
+    result = latent_ratio(model, steps(loader, "batch", min_interval_s=2.0))
     print(
         f"latent distance same sample (rgb vs 2d) {result['same']:.3f}, other samples "
         f"{result['other']:.3f}, ratio {result['ratio']:.3f}"
     )
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    """``python -m motionzoo.experiments.cross_modal``: :func:`run` on ``argv``."""
+    return command.main(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

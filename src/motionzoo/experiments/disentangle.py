@@ -1,7 +1,11 @@
-"""Content / motion disentanglement of sequence models: Tables 1 and 2 of the Hamiltonian-prior
-paper (Khan & Storkey), for HamiltonianVAE (H, skew-H) and the DSVAE baseline.
+"""Score image quality and disentanglement. These are Tables 1 and 2 of the Hamiltonian-prior
+paper (Khan & Storkey) for sequence models, HamiltonianVAE (H, skew-H) and the DSVAE baseline:
+each model given by --checkpoint is scored on the test split of --data. Table 1 compares
+generated and reconstructed frames with the real ones (SSIM, PSNR, MSE). Table 2 scores the
+sequences of each generation protocol with the pretrained --classifier: the accuracy and the
+entropies of their action, and the accuracy of their content.
 
-    python -m motionzoo.experiments.disentangle \\
+    motionzoo experiment disentangle \\
         --checkpoint hamiltonian-vae-sprites-synthetic path/to/dsvae.ckpt \\
         --classifier classifier-sprites-synthetic --data sprites_synthetic
 
@@ -45,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,9 +58,11 @@ import pytorch_lightning as pl
 import torch
 from einops import rearrange
 
+from motionzoo.experiments import command
+from motionzoo.experiments.command import CommandError, say, steps, user_errors
 from motionzoo.metrics.generation import GenerationScores
 from motionzoo.metrics.image import FrameMSE, FramePSNR, FrameSSIM
-from motionzoo.pretrained import _import, load_model
+from motionzoo.pretrained import _import
 
 
 @dataclass(frozen=True)
@@ -300,28 +307,73 @@ def format_tables(results: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", nargs="+", required=True, help="names or paths")
-    parser.add_argument("--classifier", required=True, help="e.g. classifier-sprites-synthetic")
-    parser.add_argument("--data", choices=sorted(DATASETS), default="sprites_synthetic")
-    parser.add_argument("--root", default=None, help="real data root (sprites, mug)")
-    parser.add_argument("--length", type=int, default=16, help="image-to-sequence frames")
-    parser.add_argument("--limit", type=int, default=None, help="first N test sequences")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args(argv)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoint",
+        nargs="+",
+        required=True,
+        metavar="NAME_OR_PATH",
+        help="pretrained names (see 'motionzoo models') or checkpoint files to score",
+    )
+    parser.add_argument(
+        "--classifier",
+        required=True,
+        metavar="NAME_OR_PATH",
+        help="the classifier of --data's labels, e.g. classifier-sprites-synthetic",
+    )
+    parser.add_argument(
+        "--data",
+        choices=sorted(DATASETS),
+        default="sprites_synthetic",
+        help="the test data: a *_synthetic set (built on first use) or the real files in --root",
+    )
+    parser.add_argument("--root", help="folder of the real data (--data sprites or mug)")
+    parser.add_argument(
+        "--length", type=int, default=16, help="frames generated from one image (Table 1)"
+    )
+    parser.add_argument(
+        "--limit", type=int, metavar="N", help="use the first N test sequences (default: all)"
+    )
+    parser.add_argument("--batch-size", type=int, default=64, help="sequences per batch")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generated sequences")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch CPU threads; one is fastest for small models"
+    )
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Print both tables for ``args`` (see :func:`add_arguments`) and return the results of
+    :func:`evaluate`."""
     torch.set_num_threads(args.threads)
     spec = DATASETS[args.data]
     if args.root is None and "root" not in spec.init_args:
-        parser.error(f"--data {args.data} reads the real files: give their folder as --root")
-    models = {Path(c).stem if Path(c).exists() else c: load_model(c) for c in args.checkpoint}
-    classifier = load_model(args.classifier)
-    data = load_test_data(spec, args.root, args.limit)
-    results = evaluate(models, classifier, data, spec, args.length, args.batch_size, args.seed)
+        raise CommandError(f"--data {args.data} reads the real files: give their folder as --root")
+    purpose = "disentangle scores sequence VAEs (HamiltonianVAE, DSVAE)"
+    models = {
+        Path(c).stem if Path(c).exists() else c: command.load_checkpoint(
+            c, "reconstruct", "generate", "swap_motion", purpose=purpose
+        )
+        for c in args.checkpoint
+    }
+    classifier = command.load_checkpoint(
+        args.classifier, "predict_proba", purpose="--classifier takes a SequenceClassifier"
+    )
+    say(f"reading the test split of {args.data} ({args.root or 'built on first use'})")
+    with user_errors():
+        data = load_test_data(spec, args.root, args.limit)
+    say(f"{len(data['frames'])} test sequences of {data['frames'].shape[1]} frames")
+    results = {}
+    for name in steps(models, "scoring {}"):
+        results |= evaluate(
+            {name: models[name]}, classifier, data, spec, args.length, args.batch_size, args.seed
+        )
     print(format_tables(results))
     return results
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """``python -m motionzoo.experiments.disentangle``: :func:`run` on ``argv``."""
+    return command.main(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

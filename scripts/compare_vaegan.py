@@ -153,7 +153,7 @@ def main() -> None:
             if name == "vaegan" and not args.no_save:
                 h = data.source.hparams
                 path = save_pretrained(
-                    model, NAME, config="configs/vaegan/sprites_synthetic.yaml",
+                    model, NAME, config="configs/vaegan/sprites_synthetic_pretrained.yaml",
                     training_data=(
                         f"frames of procedural Sprites ({h['synthetic_characters']} characters, "
                         f"seed "

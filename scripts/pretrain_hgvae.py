@@ -57,14 +57,14 @@ DATASETS = {
     # name: (checkpoint, config, DataModule, model arguments, epochs)
     "amass": (
         "hgvae-amass-synthetic",
-        "configs/hgvae/amass_synthetic.yaml",
+        "configs/hgvae/amass_synthetic_pretrained.yaml",
         AMASSDataModule,
         dict(num_joints=18),
         40,
     ),
     "h36m": (
         "hgvae-h36m-synthetic",
-        "configs/hgvae/h36m_synthetic.yaml",
+        "configs/hgvae/h36m_synthetic_pretrained.yaml",
         H36MMotionDataModule,
         dict(num_joints=22, num_actions=15),
         30,

@@ -16,7 +16,7 @@ from pathlib import Path
 from motionzoo.cli import build_cli
 from motionzoo.pretrained import load_model, save_pretrained
 
-CONFIG = "configs/linear/h36m_synthetic.yaml"
+CONFIG = "configs/linear/h36m_synthetic_pretrained.yaml"  # width 512
 
 
 def main() -> None:

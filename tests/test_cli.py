@@ -13,6 +13,7 @@ import pytest
 
 from motionzoo.cli import (
     build_cli,
+    main,
     packaged_config,
     packaged_configs,
     resolve_config_arguments,
@@ -171,3 +172,71 @@ def test_ddp_two_processes_log_the_same_mpjpe(tmp_path, tiny_checkpoint):
     assert results["1"]["test/mpjpe"] > 0
     for key in ("test/mpjpe", "test/p_mpjpe", "test/pck", "test/auc"):
         assert results["2"][key] == pytest.approx(results["1"][key], rel=1e-5), key
+
+
+def run_main(argv: list[str], monkeypatch) -> int:
+    monkeypatch.setattr("sys.argv", ["motionzoo", *argv])
+    monkeypatch.delenv("MOTIONZOO_TRACEBACK", raising=False)
+    try:
+        main(argv)
+    except SystemExit as exit:
+        return exit.code
+    return 0
+
+
+def test_version_and_the_model_index(monkeypatch, capsys):
+    import motionzoo
+
+    assert run_main(["--version"], monkeypatch) == 0
+    assert capsys.readouterr().out.strip() == f"motionzoo {motionzoo.__version__}"
+    assert run_main(["models"], monkeypatch) == 0
+    index = capsys.readouterr().out
+    for name in motionzoo.models.__all__:
+        assert f"\n{name}  (" in f"\n{index}"
+    for name in motionzoo.list_pretrained():  # with its config and metrics
+        entry = motionzoo.pretrained_info(name)
+        assert f"pretrained {name}: " in index and entry["config"] in index
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["fit", "--config", "nope.yaml"], "config: File does not exist"),
+        (["fit", "--config", "linear/h36m_synthetic", "--model.init_args.widht", "3"],
+         "model (motionzoo.models.linear.LinearLifter): Option 'widht' is not accepted; "
+         "did you mean 'width'?"),
+        (["fit", "--config", "linear/h36m_synthetic", "--model.init_args.width", "abc"],
+         "model (motionzoo.models.linear.LinearLifter): width: expected int, got 'abc'"),
+        (["fit", "--config", "linear/h36m_synthetic", "--trainer.max_epochs", "x"],
+         "trainer.max_epochs: expected int or None, got 'x'"),
+        (["fitt", "--config", "linear/h36m_synthetic"], "invalid choice: 'fitt'"),
+        (["fit", "--config", "linear/h36m_synthetic", "--data.init_args.root", "/no/such/dir"],
+         "/no/such/dir: folder not found"),
+    ],
+)  # fmt: skip
+def test_common_mistakes_print_one_line_and_exit_2(argv, expected, monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    argv = argv + ["--trainer.logger", "false"] if argv[0] == "fit" else argv
+    assert run_main(argv, monkeypatch) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert expected in lines[-1] and "error:" in lines[-1]
+    assert not any(line.startswith(("usage:", "Traceback")) for line in lines)
+
+
+def test_traceback_flag_shows_the_full_error(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    argv = ["fit", "--config", "linear/h36m_synthetic", "--trainer.logger", "false"]
+    with pytest.raises(FileNotFoundError, match="/no/such/dir"):
+        run_main(argv + ["--data.init_args.root", "/no/such/dir", "--traceback"], monkeypatch)
+
+
+def test_fit_runs_without_a_logger(tmp_path, monkeypatch):
+    monkeypatch.setattr("sys.argv", ["motionzoo"])
+    monkeypatch.chdir(tmp_path)
+    cli = build_cli(
+        ["fit", "--config", "linear/h36m_synthetic", "--trainer.logger", "false"]
+        + ["--trainer.max_steps", "2", "--trainer.limit_val_batches", "1"]
+        + ["--model.init_args.width", "32", "--trainer.default_root_dir", str(tmp_path)]
+        + ["--trainer.enable_progress_bar", "false"]
+    )
+    assert cli.trainer.global_step == 2 and not cli.trainer.loggers

@@ -156,3 +156,37 @@ def test_the_weights_and_the_manifest_are_package_data():
     assert repository_link.resolve() == checkpoint_dir()
     shipped = [entry["file"] for entry in read_manifest().values() if "url" not in entry]
     assert shipped and all((checkpoint_dir() / file).is_file() for file in shipped)
+
+
+@pytest.mark.parametrize("name", motionzoo.list_pretrained())
+def test_the_manifest_config_rebuilds_the_weights_architecture(name, monkeypatch):
+    from motionzoo.cli import build_cli, packaged_config
+    from motionzoo.pretrained import _read_weights, checkpoint_dir
+
+    monkeypatch.setattr("sys.argv", ["motionzoo"])
+    info = motionzoo.pretrained_info(name)
+    config = packaged_config(info["config"])
+    cli = build_cli(["--config", str(config), "--trainer.logger", "false"], run=False)
+    built = type(cli.model)
+    assert f"{built.__module__}.{built.__qualname__}" == info["class_path"]
+    weights = _read_weights(checkpoint_dir() / info["file"], "cpu")["state_dict"]
+    shapes = {k: v.shape for k, v in cli.model.state_dict().items()}
+    assert shapes == {k: v.shape for k, v in weights.items()}
+
+
+def test_ckpt_path_pretrained_tests_the_published_weights(tmp_path, monkeypatch):
+    from motionzoo.cli import build_cli
+
+    monkeypatch.setattr("sys.argv", ["motionzoo"])
+    monkeypatch.chdir(tmp_path)
+    args = ["test", "--config", "linear/h36m_synthetic_pretrained", "--trainer.logger", "false"]
+    args += ["--trainer.limit_test_batches", "2", "--trainer.enable_progress_bar", "false"]
+    cli = build_cli(args + ["--ckpt_path", "pretrained:linear-h36m-synthetic"])
+    published = load_pretrained("linear-h36m-synthetic").state_dict()
+    torch.testing.assert_close(cli.model.state_dict(), published)
+    assert cli.trainer.callback_metrics["test/mpjpe"] > 0
+    with pytest.raises(ValueError, match="--config configs/linear/h36m_synthetic_pretrained.yaml"):
+        build_cli(
+            ["test", "--config", "linear/h36m_synthetic", "--trainer.logger", "false"]
+            + ["--ckpt_path", "pretrained:linear-h36m-synthetic"]
+        )

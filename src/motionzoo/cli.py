@@ -15,13 +15,20 @@ configurable from YAML: ``checkpoint`` (ModelCheckpoint, ``last.ckpt`` + best by
 
 from __future__ import annotations
 
+import difflib
+import inspect
+import os
+import re
 import sys
 import warnings
 from importlib import resources
 from pathlib import Path
+from typing import NoReturn
 
 import pytorch_lightning as pl
-from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+from jsonargparse import DefaultHelpFormatter
+from pytorch_lightning import callbacks
+from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import (
     LightningArgumentParser,
     LightningCLI,
@@ -31,7 +38,23 @@ from pytorch_lightning.cli import (
 
 import motionzoo.data  # noqa: F401  (registers every DataModule with the parser)
 import motionzoo.models  # noqa: F401  (registers every model with the parser)
+from motionzoo import __version__
+from motionzoo.pretrained import ChecksumError, _import, load_pretrained_into
 from motionzoo.trainer import Trainer
+
+TRACEBACK_ENV = "MOTIONZOO_TRACEBACK"
+PRETRAINED = "pretrained:"  # --ckpt_path pretrained:<name>
+DESCRIPTION = f"""motionzoo {__version__}: train, validate, test and predict with the zoo's models.
+
+  motionzoo fit --config linear/h36m_synthetic   a packaged config by name, or a config file
+  motionzoo test --config C --ckpt_path pretrained:<name>   published weights (fit: fine-tune)
+  motionzoo fit --config C --ckpt_path last      resume the newest run of that config
+  motionzoo models                               models, configs and pretrained weights
+  motionzoo experiment --help                    the papers' experiments
+  motionzoo --version
+
+Models: {", ".join(motionzoo.models.__all__)}.
+Errors print one line; add --traceback (or set {TRACEBACK_ENV}=1) for the full traceback."""
 
 # Lightning 2.6 on torch 2.13 warns about its own use of a deprecated pytree class on every run.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
@@ -67,6 +90,77 @@ def resolve_config_arguments(args: list[str]) -> list[str]:
     return out
 
 
+def _traceback_requested() -> bool:
+    return os.environ.get(TRACEBACK_ENV, "") not in ("", "0")
+
+
+def _accepted_options(class_path: str) -> list[str]:
+    """Constructor arguments of a zoo class and of the bases its ``**kwargs`` reach."""
+    try:
+        cls = _import(class_path, object)
+    except (ValueError, ImportError, AttributeError):
+        return []
+    names = []
+    for klass in cls.__mro__:
+        if "__init__" in vars(klass):
+            names += [p for p in inspect.signature(klass.__init__).parameters if p != "self"]
+    return names
+
+
+def _type_names(text: str) -> str:
+    names = re.findall(r"<class '(?:[\w.]+\.)?(\w+)'>", text)
+    return " or ".join("None" if n == "NoneType" else n for n in names)
+
+
+def summarise_parse_error(message: str) -> str:
+    """jsonargparse's multi-line error as one line: the key, the class and what was wrong."""
+    flat = " ".join(line.strip() for line in message.splitlines() if line.strip())
+    first = re.match(r'Parser key "([^"]+)":\s*(.*)', flat)
+    if first is None:
+        return flat
+    key, rest = first.groups()
+    problem = re.search(r"- Problem with given class_path '([^']+)':\s*(.*?)(?: - |$)", rest)
+    if problem is not None:
+        class_path, detail = problem.groups()
+        detail = re.sub(r'Parser key "([^"]+)":\s*', r"\1: ", detail).strip()
+        detail = re.sub(r"Expected a <class '(?:[\w.]+\.)?(\w+)'>\. Got value: (.*)",
+                        r"expected \1, got '\2'", detail)  # fmt: skip
+        unknown = re.search(r"Option '([^']+)' is not accepted", detail)
+        if unknown:
+            close = difflib.get_close_matches(unknown.group(1), _accepted_options(class_path))
+            detail += f"; did you mean {close[0]!r}?" if close else ""
+        return f"{key} ({class_path}): {detail}"
+    given = re.search(r"Given value: (.*)$", rest)
+    subtypes = re.search(r"Subtypes: \[(.*?)\]", rest)
+    if given and subtypes:
+        return f"{key}: expected {_type_names(subtypes.group(1))}, got {given.group(1)!r}"
+    return f"{key}: {rest}"
+
+
+class _RawDescription(DefaultHelpFormatter):
+    """The description as written (its lines are laid out by hand)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "".join(indent + line for line in text.splitlines(keepends=True))
+
+
+class _Parser(LightningArgumentParser):
+    """Parse errors as one line and exit code 2 (the full message with --traceback)."""
+
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
+        # Nested parsers (a class's arguments, union subtypes) raise for the caller to catch.
+        if _traceback_requested() or not self.exit_on_error:
+            super().error(message, ex)
+        parser = getattr(ex, "subcommand_parser", None) or self
+        prog = parser.prog.replace(" [options]", "")
+        _fail(f"{prog}: error: {summarise_parse_error(message)} (see {prog} --help)")
+
+
+def _fail(line: str) -> NoReturn:
+    sys.stderr.write(line + "\n")
+    sys.exit(2)
+
+
 class _TopLevelInstantiator(_InstantiatorFn):
     """Lightning's instantiator, which hands the config of ``model`` / ``data`` to the
     ``save_hyperparameters()`` of the class it builds, but only for the class that config names:
@@ -84,7 +178,72 @@ class _TopLevelInstantiator(_InstantiatorFn):
         )
 
 
+class LearningRateMonitor(callbacks.LearningRateMonitor):
+    """Lightning's LearningRateMonitor that stands aside when the Trainer has no logger
+    (``--trainer.logger false``) instead of stopping the run."""
+
+    def on_train_start(self, trainer, *args, **kwargs) -> None:
+        if trainer.loggers:
+            super().on_train_start(trainer, *args, **kwargs)
+
+    def on_train_batch_start(self, trainer, *args, **kwargs) -> None:
+        if trainer.loggers:
+            super().on_train_batch_start(trainer, *args, **kwargs)
+
+    def on_train_epoch_start(self, trainer, *args, **kwargs) -> None:
+        if trainer.loggers:
+            super().on_train_epoch_start(trainer, *args, **kwargs)
+
+
+def latest_run(save_dir: str | Path, name: str) -> tuple[int, Path] | None:
+    """(version, last.ckpt) of the newest ``<save_dir>/<name>/version_N`` that has a last.ckpt."""
+    runs = []
+    for last in Path(save_dir, name).glob("version_*/checkpoints/last.ckpt"):
+        number = last.parent.parent.name.removeprefix("version_")
+        if number.isdigit():
+            runs.append((int(number), last))
+    return max(runs) if runs else None
+
+
 class MotionZooCLI(LightningCLI):
+    def before_instantiate_classes(self) -> None:
+        """``--ckpt_path pretrained:<name>``: start from (fit) or evaluate (validate / test /
+        predict) a published weights file. ``fit --ckpt_path last``: continue the newest run of
+        the config's logger folder, in its own version folder (its TensorBoard curves and
+        checkpoints continue)."""
+        subcommand = self.config.get("subcommand")
+        config = self.config.get(subcommand) if subcommand else None
+        ckpt_path = config.get("ckpt_path") if config is not None else None
+        if isinstance(ckpt_path, str) and ckpt_path.startswith(PRETRAINED):
+            self.pretrained, config.ckpt_path = ckpt_path.removeprefix(PRETRAINED), None
+            return
+        if subcommand != "fit" or ckpt_path != "last":
+            return
+        logger = config.trainer.get("logger")
+        init = logger.get("init_args") if hasattr(logger, "get") else None
+        if init is None or init.get("save_dir") is None:
+            return  # no logger folder to look in: Lightning's own "last" lookup
+        name = init.get("name") or "lightning_logs"
+        found = latest_run(init.save_dir, name)
+        if found is None:
+            _fail(
+                f"motionzoo fit: error: --ckpt_path last: no run to resume under "
+                f"{Path(init.save_dir, name)} (no version_*/checkpoints/last.ckpt)"
+            )
+        init.version, config.ckpt_path = found[0], str(found[1])
+        sys.stderr.write(f"motionzoo: resuming {found[1]}\n")
+
+    def instantiate_classes(self) -> None:
+        super().instantiate_classes()
+        if getattr(self, "pretrained", None):
+            load_pretrained_into(self.model, self.pretrained)
+            sys.stderr.write(f"motionzoo: weights of pretrained {self.pretrained!r} loaded\n")
+
+    def init_parser(self, **kwargs) -> LightningArgumentParser:
+        kwargs.setdefault("description", DESCRIPTION)
+        kwargs.setdefault("formatter_class", _RawDescription)
+        return super().init_parser(**kwargs)
+
     def _add_instantiators(self) -> None:
         for key, base, subclasses in (
             ("model", self._model_class, self.subclass_mode_model),
@@ -133,17 +292,40 @@ def build_cli(args: list[str] | None = None, run: bool = True) -> MotionZooCLI:
             "default_root_dir": "lightning_logs",
         },
         save_config_kwargs={"overwrite": True},
+        parser_kwargs={"prog": "motionzoo"},
+        parser_class=_Parser,
         args=args,
         run=run,
         auto_configure_optimizers=False,
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``motionzoo`` and ``lightning`` console scripts."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--traceback" in argv:
+        argv.remove("--traceback")
+        os.environ[TRACEBACK_ENV] = "1"
+    if argv[:1] in (["--version"], ["-V"]):
+        print(f"motionzoo {__version__}")
+        return
+    if argv[:1] == ["models"]:
+        from motionzoo.index import model_index
+
+        print(model_index())
+        return
+    if argv[:1] == ["experiment"]:
+        from motionzoo.experiments.__main__ import main as experiment
+
+        sys.exit(experiment(argv[1:]))
     # LightningCLI reads sys.argv itself (given ``args`` as well, it warns on every run).
-    sys.argv[1:] = resolve_config_arguments(sys.argv[1:])
-    build_cli()
+    sys.argv[1:] = resolve_config_arguments(argv)
+    try:
+        build_cli()
+    except (FileNotFoundError, ValueError, ChecksumError) as error:  # what a user can fix
+        if _traceback_requested():
+            raise
+        _fail(f"motionzoo: error: {error} (the full traceback with --traceback)")
 
 
 if __name__ == "__main__":

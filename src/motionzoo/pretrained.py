@@ -13,6 +13,7 @@ temporary file beside it, its sha256 checked before it is renamed into place.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib
 import json
@@ -183,6 +184,27 @@ def load_pretrained(
     return _build(_read_weights(path, map_location), info["class_path"], path)
 
 
+def load_pretrained_into(
+    model: pl.LightningModule, name: str, *, progress: bool = True
+) -> pl.LightningModule:
+    """Load the verified weights of pretrained ``name`` into ``model`` (built from a config:
+    ``motionzoo test|fit --ckpt_path pretrained:<name>``); a model of another class or shape
+    is refused, naming the config that rebuilds the weights."""
+    path, info = _locate(name, None, progress)
+    built = f"{type(model).__module__}.{type(model).__qualname__}"
+    hint = f"use the config that rebuilds it: --config {info['config']}"
+    if built != info["class_path"]:
+        raise ValueError(f"pretrained {name!r} is a {info['class_path']}, not a {built}; {hint}")
+    try:
+        model.load_state_dict(_read_weights(path, "cpu")["state_dict"])
+    except RuntimeError as error:
+        first = str(error).splitlines()[0]
+        raise ValueError(
+            f"pretrained {name!r} does not fit this {built} ({first}); {hint}"
+        ) from None
+    return model
+
+
 def load_model(
     name_or_path: str | os.PathLike, map_location: str | torch.device = "cpu"
 ) -> pl.LightningModule:
@@ -194,8 +216,11 @@ def load_model(
         return load_pretrained(str(name_or_path), map_location)
     path = Path(name_or_path)
     if not path.is_file():
+        close = difflib.get_close_matches(str(name_or_path), manifest, n=1)
+        guess = f"; did you mean {close[0]!r}?" if close else ""
         raise FileNotFoundError(
-            f"{name_or_path}: neither a pretrained name ({sorted(manifest)}) nor a checkpoint file"
+            f"{name_or_path}: neither a pretrained name ({sorted(manifest)}) nor a checkpoint "
+            f"file{guess}"
         )
     entry = next((e for e in read_manifest(path.parent).values() if e["file"] == path.name), None)
     if entry is not None:

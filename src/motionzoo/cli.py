@@ -312,7 +312,7 @@ def main(argv: list[str] | None = None) -> None:
     if argv[:1] == ["models"]:
         from motionzoo.index import model_index
 
-        print(model_index())
+        print(model_index(markdown="--markdown" in argv))
         return
     if argv[:1] == ["experiment"]:
         from motionzoo.experiments.__main__ import main as experiment

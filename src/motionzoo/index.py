@@ -15,6 +15,12 @@ from motionzoo.pretrained import read_manifest
 HEADLINE_METRICS = 3  # metrics shown per pretrained entry
 
 
+def _headline(metrics: dict[str, float]) -> str:
+    """The first few metrics of an entry, losses left out."""
+    shown = [(k, v) for k, v in metrics.items() if "loss" not in k][:HEADLINE_METRICS]
+    return ", ".join(f"{k} {v:.4g}" for k, v in shown)
+
+
 def _family(cls: type) -> str:
     for base in cls.__mro__[1:]:
         if base.__module__.startswith("motionzoo.models.families."):
@@ -32,8 +38,27 @@ def _configs() -> dict[str, list[str]]:
     return found
 
 
-def model_index() -> str:
-    """The index as text: one block per model, its configs and pretrained weights."""
+def pretrained_table() -> str:
+    """The pretrained weights as a Markdown table (README's "Pretrained weights", kept equal to
+    this by a test): name, model, the config that rebuilds it, headline metrics, training data."""
+    rows = [
+        "| weights | model | config | metrics | trained on |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, entry in sorted(read_manifest().items()):
+        model = entry["class_path"].rpartition(".")[2]
+        data = entry["training_data"].replace("|", "/")
+        rows.append(
+            f"| `{name}` | {model} | `{entry['config']}` | {_headline(entry['metrics'])} | {data} |"
+        )
+    return "\n".join(rows)
+
+
+def model_index(markdown: bool = False) -> str:
+    """The index as text: one block per model, its configs and pretrained weights (``markdown``:
+    the pretrained weights as the README's table)."""
+    if markdown:
+        return pretrained_table()
     configs, manifest = _configs(), read_manifest()
     blocks = []
     for name in sorted(motionzoo.models.__all__):
@@ -44,9 +69,7 @@ def model_index() -> str:
         for weights, entry in sorted(manifest.items()):
             if entry["class_path"] != class_path:
                 continue
-            metrics = list(entry["metrics"].items())[:HEADLINE_METRICS]
-            shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics)
-            lines.append(f"  pretrained {weights}: {shown}")
+            lines.append(f"  pretrained {weights}: {_headline(entry['metrics'])}")
             lines.append(f"    config {entry['config']}; data: {entry['training_data']}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)

@@ -17,6 +17,7 @@ from pytorch_lightning.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
 from motionzoo.data.cache import default_cache_dir, fingerprint
+from motionzoo.data.progress import announce_build
 from motionzoo.data.synthetic.motion_files import atomic_directory
 
 DATA_HELP = "see README#data"
@@ -246,17 +247,24 @@ class DataModule(SplitLoadersMixin, pl.LightningDataModule):
         """``<cache>/<cache_name>/processed/<key><suffix>``; ``key`` is a fingerprint."""
         return self.cache_dir / self.cache_name / "processed" / f"{key}{suffix}"
 
+    @property
+    def processed_what(self) -> str:
+        """How a build of the processed cache is announced on stderr."""
+        return f"the processed cache of {type(self).__name__}"
+
     def ensure_data_dir(self) -> Path:
         """``data_dir``; the synthetic set is written into it first when it is used (``root``
         None or ``synthetic_into_root``) and the folder is missing or empty. It is written aside
-        and renamed into place, so there is never half a dataset."""
+        and renamed into place, so there is never half a dataset. Writing it is announced on
+        stderr (what, where, then size and time; :mod:`motionzoo.data.progress`)."""
         folder, h = self.data_dir, self.hparams
         if h.root is None or h.synthetic_into_root:
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()  # an empty root to fill
             if not folder.exists():
                 write, options, _ = self._synthetic_set()
-                atomic_directory(folder, lambda tmp: write(tmp, **options))
+                with announce_build(f"the synthetic set of {type(self).__name__}", folder):
+                    atomic_directory(folder, lambda tmp: write(tmp, **options))
         if not folder.is_dir():
             raise FileNotFoundError(
                 f"{folder}: folder not found; expected {self.layout} ({DATA_HELP}), or root: "

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from motionzoo.data.progress import announce_build
+
 CACHE_ENV = "MOTIONZOO_CACHE"
 
 
@@ -91,14 +93,26 @@ def atomic_save_npz(path: str | os.PathLike, compressed: bool = False, **arrays)
     return atomic_write(path, write)
 
 
-def cached_arrays(
-    path: str | os.PathLike, build: Callable[[], Mapping[str, np.ndarray]]
+def write_cache(
+    path: str | os.PathLike, build: Callable[[], Mapping[str, np.ndarray]], what: str
 ) -> dict[str, np.ndarray]:
-    """Load the arrays cached at ``path``, building and atomically writing them first if absent."""
-    path = Path(path)
-    if not path.exists():
+    """Build the arrays and write them to ``path`` atomically, telling the user ``what`` is
+    written where, its size and the time taken (:func:`~motionzoo.data.progress.announce_build`)."""
+    with announce_build(what, path):
         arrays = dict(build())
         atomic_save_npz(path, **arrays)
-        return arrays
+    return arrays
+
+
+def cached_arrays(
+    path: str | os.PathLike,
+    build: Callable[[], Mapping[str, np.ndarray]],
+    what: str = "a processed cache",
+) -> dict[str, np.ndarray]:
+    """Load the arrays cached at ``path``, building and writing them first if absent
+    (:func:`write_cache`)."""
+    path = Path(path)
+    if not path.exists():
+        return write_cache(path, build, what)
     with np.load(path, allow_pickle=False) as f:
         return {k: f[k] for k in f.files}

@@ -60,6 +60,7 @@ from motionzoo.data.h36m_toolbox import (
     frame_table,
     load_annotations,
 )
+from motionzoo.data.progress import announce_build, progress
 from motionzoo.data.sprites import bytes_to_unit
 from motionzoo.data.synthetic.h36m import DEFAULT_FRAMES
 from motionzoo.data.synthetic.h36m_images import (
@@ -137,7 +138,7 @@ def build_crops(
         chunks = _CropChunks(paths, boxes, size)
         loader = DataLoader(chunks, batch_size=None, num_workers=num_workers)
         start = 0
-        for chunk, chunk_sizes in loader:
+        for chunk, chunk_sizes in progress(loader, "image chunks"):
             chunk, chunk_sizes = np.asarray(chunk), np.asarray(chunk_sizes)
             crops[start : start + len(chunk)] = chunk
             sizes[start : start + len(chunk)] = chunk_sizes
@@ -304,7 +305,9 @@ class H36MImageDataModule(DataModule):
             if not path.exists():
                 missing.setdefault(path, split)
         if missing:
-            self._build(list(missing.values()))
+            files = [f for split in missing.values() for f in self.cache_files(split)]
+            with announce_build(self.processed_what, *files):
+                self._build(list(missing.values()))
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:

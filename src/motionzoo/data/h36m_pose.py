@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from motionzoo.data.base import ArrayDataset, DataModule, check_option
-from motionzoo.data.cache import atomic_save_npz, cached_arrays, fingerprint
+from motionzoo.data.cache import cached_arrays, fingerprint, write_cache
+from motionzoo.data.progress import progress
 from motionzoo.data.safe_pickle import load_npz_entry, open_npz
 from motionzoo.data.synthetic.h36m import (
     DEFAULT_FRAMES,
@@ -156,10 +157,10 @@ class H36MPoseDataModule(DataModule):
     def prepare_data(self) -> None:
         path = self.cache_file()
         if not path.exists():
-            atomic_save_npz(path, **self._build())
+            write_cache(path, self._build, self.processed_what)
 
     def setup(self, stage: str | None = None) -> None:
-        arrays = cached_arrays(self.cache_file(), self._build)
+        arrays = cached_arrays(self.cache_file(), self._build, self.processed_what)
         for split in ("train", "val", "test"):
             source = self._stored_split(split)
             self.datasets[split] = ArrayDataset({k: arrays[f"{source}.{k}"] for k in KEYS})
@@ -197,7 +198,7 @@ class H36MPoseDataModule(DataModule):
             with torch_threads(1):  # many small float64 ops: threads only add overhead
                 parts = [
                     self._process_subject(subject, split, stride, poses_3d, poses_2d)
-                    for subject in subjects
+                    for subject in progress(subjects, f"{split} subjects")
                 ]
             parts = parts or [{k: _empty(k, self.num_joints) for k in KEYS}]
             for key in KEYS:

@@ -17,7 +17,8 @@ from pytorch_lightning.utilities import rank_zero_warn
 from torch.utils.data import Dataset
 
 from motionzoo.data.base import DataModule
-from motionzoo.data.cache import atomic_save_npz, cached_arrays, fingerprint
+from motionzoo.data.cache import cached_arrays, fingerprint, write_cache
+from motionzoo.data.progress import progress
 from motionzoo.data.synthetic.h36m import torch_threads
 from motionzoo.skeleton import Skeleton
 
@@ -148,7 +149,8 @@ class MotionDataModule(DataModule):
         arrays: dict[str, np.ndarray] = {}
         with torch_threads(1):  # many small float64 ops: threads only add overhead
             for split in SPLITS:
-                sequences, labels, names, seconds = self._read_split(split, inputs[split])
+                files = progress(inputs[split], f"{split} files")
+                sequences, labels, names, seconds = self._read_split(split, files)
                 lengths = np.array([len(s) for s in sequences], dtype=np.int64)
                 starts, sequence = window_starts(lengths, window, strides[split])
                 frames = (
@@ -179,10 +181,10 @@ class MotionDataModule(DataModule):
     def prepare_data(self) -> None:
         path = self.cache_file()
         if not path.exists():
-            atomic_save_npz(path, **self._build())
+            write_cache(path, self._build, self.processed_what)
 
     def setup(self, stage: str | None = None) -> None:
-        arrays = cached_arrays(self.cache_file(), self._build)
+        arrays = cached_arrays(self.cache_file(), self._build, self.processed_what)
         for split in SPLITS:
             self.datasets[split] = MotionWindows(
                 arrays[f"{split}.frames"],

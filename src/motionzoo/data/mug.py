@@ -54,7 +54,8 @@ from pytorch_lightning.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, Dataset
 
 from motionzoo.data.base import Crop, DataModule, check_option, frame_step
-from motionzoo.data.cache import atomic_save_npz, fingerprint
+from motionzoo.data.cache import fingerprint, write_cache
+from motionzoo.data.progress import progress
 from motionzoo.data.sprites import bytes_to_unit
 from motionzoo.data.synthetic.faces import EXPRESSIONS, write_mug
 from motionzoo.data.validate import open_image, rgb
@@ -363,7 +364,7 @@ class MUGDataModule(DataModule):
             batch_size=None,
             num_workers=self.hparams.num_workers,
         )
-        videos = [np.asarray(v) for v in loader]
+        videos = [np.asarray(v) for v in progress(loader, "takes")]
         return {
             "frames": np.concatenate(videos),
             "offsets": np.cumsum([0] + [len(v) for v in videos]),
@@ -378,7 +379,7 @@ class MUGDataModule(DataModule):
             takes = self._scan()
             path = self.cache_path(takes)
             if not path.exists():
-                atomic_save_npz(path, **self.build_cache(takes))
+                write_cache(path, lambda: self.build_cache(takes), self.processed_what)
 
     def _split(self, subjects: np.ndarray) -> dict[str, np.ndarray]:
         """Boolean masks over takes (whose subjects are ``subjects``) for train / val / test."""

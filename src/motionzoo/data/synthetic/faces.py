@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from motionzoo.data.progress import progress
+
 EXPRESSIONS = ("anger", "disgust", "happiness", "fear", "sadness", "surprise")  # label order
 
 # apex controls: brow_raise, brow_slant (+ inner ends down), eye_open, mouth_curve (+ corners up),
@@ -203,7 +205,9 @@ def write_mug(
         raise ValueError(f"image_format must be 'jpg' or 'png'; got {image_format!r}")
     options = {"quality": 95} if image_format == "jpg" else {}
     count = 0
-    for subject, expression, take, video in iter_takes(num_subjects, takes, frames, size, seed):
+    videos = iter_takes(num_subjects, takes, frames, size, seed)
+    total = num_subjects * len(EXPRESSIONS) * takes
+    for subject, expression, take, video in progress(videos, "takes", total):
         folder = Path(root) / "subjects3" / subject / expression / take
         folder.mkdir(parents=True, exist_ok=True)
         for i, frame in enumerate(video):

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from motionzoo.data.cache import atomic_write
+from motionzoo.data.progress import progress
 from motionzoo.data.synthetic.motion import generate_sequence
 from motionzoo.geometry.camera import H36M_SUBJECTS, h36m_cameras, project, world_to_camera
 from motionzoo.skeleton import H36M_17, H36M_ACTIONS
@@ -124,7 +125,7 @@ def write_h36m_pose_files(
     positions_2d: dict[str, dict[str, list[np.ndarray]]] = {s: {} for s in subjects}
     detections: dict[str, dict[str, list[np.ndarray]]] = {s: {} for s in subjects}
     with torch_threads(1):
-        for subject in subjects:
+        for subject in progress(subjects, "subjects"):
             for action in actions:
                 for take in range(takes):
                     key = action_key(action, take)

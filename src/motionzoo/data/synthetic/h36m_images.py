@@ -47,6 +47,7 @@ from motionzoo.data.h36m_toolbox import (
     image_name,
     save_annotations,
 )
+from motionzoo.data.progress import progress
 from motionzoo.data.safe_pickle import load_npz_entry
 from motionzoo.data.synthetic.h36m import (
     DEFAULT_FRAMES,
@@ -229,7 +230,7 @@ def write_h36m_image_files(
     backgrounds: dict[tuple[int, int, int], Image.Image] = {}
     video = 0
     with torch_threads(1):
-        for subject in subjects:
+        for subject in progress(subjects, "subjects"):
             number = int(subject.lstrip("S"))
             colours = _bone_colours(subject)
             split = "h36m_train" if number in TRAIN_SUBJECTS else "h36m_validation"

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from motionzoo.data.cache import atomic_write
+from motionzoo.data.progress import progress
 from motionzoo.data.synthetic.h36m import torch_threads
 from motionzoo.data.synthetic.motion import generate_sequence
 from motionzoo.data.synthetic.smpl_motion import generate_smpl_sequence
@@ -139,7 +140,7 @@ def write_h36m_motion_files(
     out_dir = Path(out_dir)
     paths = {}
     with torch_threads(1):
-        for subject in subjects:
+        for subject in progress(subjects, "subjects"):
             for file_action in actions:
                 action = H36M_FILE_ACTIONS[file_action]
                 for sub in range(1, subactions + 1):
@@ -186,7 +187,7 @@ def write_amass_files(
     out_dir = Path(out_dir)
     paths = {}
     with torch_threads(1):
-        for dataset, (rate, subjects, gender_bytes) in layout.items():
+        for dataset, (rate, subjects, gender_bytes) in progress(layout.items(), "datasets"):
             for number, subject in enumerate(subjects):
                 rng = np.random.default_rng([seed, 156, *dataset.encode(), *subject.encode()])
                 gender = str(rng.choice(["female", "male", "neutral"]))

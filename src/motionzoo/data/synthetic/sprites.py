@@ -23,11 +23,13 @@ characters as the real data is (all 1296 give exactly the real split, see
 from __future__ import annotations
 
 import os
+from itertools import product
 from pathlib import Path
 
 import numpy as np
 
 from motionzoo.data.cache import atomic_write
+from motionzoo.data.progress import progress
 
 ACTIONS = ("walk", "spellcard", "slash")
 DIRECTIONS = ("front", "left", "right")
@@ -310,11 +312,11 @@ def make_sprites(num_characters: int = 22, seed: int = 0) -> dict[str, dict[str,
     out = {}
     for split, rows in split_characters(num_characters).items():
         xs, labels, attrs = [], [], []
-        for label in range(len(ACTIONS) * len(DIRECTIONS)):
-            for row in rows:
-                xs.append(render_sequence(*row, label // 3, label % 3))
-                labels.append(label)
-                attrs.append(row)
+        sequences = list(product(range(len(ACTIONS) * len(DIRECTIONS)), rows))
+        for label, row in progress(sequences, f"{split} sequences"):
+            xs.append(render_sequence(*row, label // 3, label % 3))
+            labels.append(label)
+            attrs.append(row)
         order = rng.permutation(len(xs))
         x = np.stack(xs)[order]
         eye6, eye9 = np.eye(NUM_VALUES, dtype=np.float32), np.eye(9, dtype=np.float64)

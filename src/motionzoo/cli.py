@@ -51,6 +51,7 @@ DESCRIPTION = f"""motionzoo {__version__}: train, validate, test and predict wit
   motionzoo fit --config C --ckpt_path last      resume the newest run of that config
   motionzoo models                               models, configs and pretrained weights
   motionzoo experiment --help                    the papers' experiments
+  motionzoo export NAME --format onnx           a lifter as TorchScript or ONNX
   motionzoo --version
 
 Models: {", ".join(motionzoo.models.__all__)}.
@@ -318,6 +319,10 @@ def main(argv: list[str] | None = None) -> None:
         from motionzoo.experiments.__main__ import main as experiment
 
         sys.exit(experiment(argv[1:]))
+    if argv[:1] == ["export"]:
+        from motionzoo.export import main as export
+
+        sys.exit(export(argv[1:]))
     # LightningCLI reads sys.argv itself (given ``args`` as well, it warns on every run).
     sys.argv[1:] = resolve_config_arguments(argv)
     try:

@@ -65,7 +65,7 @@ def test_generate_refuses_an_action_and_mismatched_content():
     model = tiny()
     with pytest.raises(ValueError, match="unconditional"):
         model.generate(2, action=torch.tensor([0, 1]), length=8)
-    with pytest.raises(ValueError, match="n=2"):
+    with pytest.raises(ValueError, match=r"= \(2, T, 3, 64, 64\) expected"):
         model.generate(2, length=8, content_frames=frames(b=3))
     assert not hasattr(model, "image_to_sequence")
 

@@ -60,7 +60,9 @@ def test_every_method_has_the_documented_shape_also_beyond_the_training_length()
     one = m.generate(2, action=1)  # an int: the same action for all
     torch.manual_seed(0)
     torch.testing.assert_close(one, m.generate(2, action=torch.tensor([1, 1])))
-    with pytest.raises(ValueError, match=r"\(2,\) labels"):
+    torch.manual_seed(0)
+    torch.testing.assert_close(one, m.generate(2, action="spellcard"))  # Sprites' names
+    with pytest.raises(ValueError, match=r"\(n,\) = \(2,\) of them"):
         m.generate(2, action=torch.tensor([0, 1, 2]))
     assert m.infer_action(x).shape == (4,) and m.infer_action(x).max() < 3
     assert all(o.abs().max() <= 1 for o in (ab, ba, m.reconstruct(x)))

@@ -9,13 +9,18 @@
 - ``log_terms(stage, terms)`` logs loss terms as ``<stage>/<name>`` and stops training with
   :class:`NonFiniteLossError` naming the global step and the term when one is not finite.
 - Pictures are drawn by ``motionzoo.viz`` callbacks, never by a model.
+- One input language for every verb: :meth:`~ZooModule.check_shape` checks a tensor's shape at
+  a verb's entry and names the expected one; :meth:`~ZooModule.action_indices` turns an action
+  given as an index, a name (``action_names``) or a tensor into (n,) indices.
+- A checkpoint loaded with ``Model.load_from_checkpoint`` is in train mode (Lightning resumes
+  training from it); ``motionzoo.load_model(path)`` returns it in eval mode.
 
 The families (``motionzoo.models.families``) add their verbs on top of this.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import pytorch_lightning as pl
 import torch
@@ -44,6 +49,74 @@ class ZooModule(pl.LightningModule):
 
     def test_step(self, batch, batch_idx):
         return self._common_step(batch, "test")
+
+    # --- inputs --------------------------------------------------------------------------------
+    def check_shape(self, verb: str, x, name: str, axes: str, **sizes: int) -> None:
+        """Raise ValueError unless ``x`` has the shape ``axes`` (e.g. ``"B T J 3"``; a leading
+        ``...`` takes any number of dims): digits and the axes named in ``sizes`` must match,
+        other letters are free. The message names the expected shape, e.g. ``HGVAE.impute:
+        motion (B, T, J, 3) = (B, 50, 18, 3) expected, got (4, 30, 18, 3)``."""
+        if torch.jit.is_tracing():  # export: the example input was checked eagerly
+            return
+        shape = tuple(getattr(x, "shape", ()))
+        names = axes.split()
+        batch = names[0] == "..."
+        fixed = names[1:] if batch else names
+        want = [int(a) if a.isdigit() else sizes.get(a) for a in fixed]
+        tail = shape[len(shape) - len(fixed) :] if len(shape) >= len(fixed) else None
+        ok = (len(shape) >= len(fixed) if batch else len(shape) == len(fixed)) and all(
+            w is None or w == s for w, s in zip(want, tail or ())
+        )
+        if not ok:
+            values = [a if w is None else str(w) for a, w in zip(fixed, want)]
+            values = ["..."] * batch + values
+            got = tuple(shape) if hasattr(x, "shape") else type(x).__name__
+            raise ValueError(
+                f"{type(self).__name__}.{verb}: {name} ({', '.join(names)}) = "
+                f"({', '.join(values)}) expected, got {got}"
+            )
+
+    def action_indices(self, action, n: int, verb: str, unknown: bool = False) -> torch.Tensor:
+        """``action`` as (n,) long indices on the model's device: an index, a name of
+        ``self.action_names``, a sequence of those or a tensor; one value is repeated n times.
+        ``unknown``: -1 (the unknown action) is allowed. Raises ValueError naming the known
+        actions. K is the ``num_actions`` hyper-parameter."""
+        name, k = f"{type(self).__name__}.{verb}", int(self.hparams.get("num_actions") or 0)
+        names = getattr(self, "action_names", None)
+        if isinstance(action, str) or (
+            isinstance(action, Sequence) and any(isinstance(a, str) for a in action)
+        ):
+            action = [action] if isinstance(action, str) else list(action)
+            missing = [a for a in action if isinstance(a, str) and a not in (names or ())]
+            if missing:
+                raise ValueError(
+                    f"{name}: unknown action name(s) {missing}; known: {list(names or [])} "
+                    f"(set the action_names hyper-parameter, or pass indices)"
+                )
+            action = [list(names).index(a) if isinstance(a, str) else a for a in action]
+        action = torch.as_tensor(action, device=self.device)
+        if action.is_floating_point() or action.is_complex():
+            raise ValueError(f"{name}: action must hold integer labels, got {action.dtype}")
+        action = action.long()
+        action = action.expand(n) if action.numel() == 1 else action
+        low = -1 if unknown else 0
+        if action.shape != (n,) or bool(((action < low) | (action >= k)).any()):
+            known = f" ({', '.join(f'{i} {a}' for i, a in enumerate(names))})" if names else ""
+            raise ValueError(
+                f"{name}: action must be one index in {low}..{k - 1}{known}, a name, or "
+                f"(n,) = ({n},) of them; got {action.tolist()}"
+            )
+        return action
+
+    def adopt_action_names(self, key: str = "action") -> None:
+        """Store the fitted DataModule's names of ``key`` (its ``<key>_names``) as the
+        ``action_names`` hyper-parameter when the model has none, so checkpoints carry them."""
+        if "action_names" not in self.hparams or self.hparams.action_names:
+            return
+        dm = getattr(self._trainer, "datamodule", None)
+        names, k = getattr(dm, f"{key}_names", None), self.hparams.get("num_actions")
+        if names and (not k or len(names) == k):
+            self.hparams.action_names = list(names)
 
     # --- metrics -------------------------------------------------------------------------------
     def add_metrics(

@@ -25,6 +25,7 @@ from einops import rearrange, repeat
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
+from motionzoo.data.synthetic.sprites import ACTIONS as SPRITES_ACTIONS
 from motionzoo.metrics.image import FrameSSIM
 from motionzoo.models.families.sequence_vae import SequenceVAE, squared_error
 from motionzoo.nn.distributions import gaussian_kl, reparameterize
@@ -82,6 +83,9 @@ class HamiltonianVAE(SequenceVAE):
         sequence_length: training clip length T, the length a single frame is repeated to for
             the content encoder (image-to-sequence).
         image_size: frame side (64).
+        action_names: names of the K labels, so that verbs take ``action="walk"``; None: the
+            fitted DataModule's ``<action_key>_names`` (stored at fit start), or Sprites'
+            (walk, spellcard, slash) for its label ``action3``.
     """
 
     def __init__(
@@ -116,6 +120,7 @@ class HamiltonianVAE(SequenceVAE):
         action_key: str = "action3",
         sequence_length: int = 8,
         image_size: int = 64,
+        action_names: list[str] | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -163,6 +168,16 @@ class HamiltonianVAE(SequenceVAE):
         return self.hparams.num_actions
 
     @property
+    def action_names(self) -> list[str] | None:
+        """Names of the K labels (``action_names`` in the class docstring), or None."""
+        h = self.hparams
+        names = h.get("action_names") or (SPRITES_ACTIONS if h.action_key == "action3" else None)
+        return list(names) if names and len(names) == h.num_actions else None
+
+    def on_fit_start(self) -> None:
+        self.adopt_action_names(self.hparams.action_key)
+
+    @property
     def content_dim(self) -> int:
         return self.hparams.z_dim
 
@@ -183,8 +198,7 @@ class HamiltonianVAE(SequenceVAE):
         """Posterior parameters of frames (B, T, 3, H, W): ``z_mu``, ``z_logvar`` (B, Z);
         ``q_mu``, ``q_logvar``, ``p_mu``, ``p_logvar`` (B, T, K, d) (unnormalised, unmasked);
         ``action_logits`` (B, K)."""
-        if frames.ndim != 5 or frames.shape[2] != 3:
-            raise ValueError(f"frames {tuple(frames.shape)}: expected (B, T, 3, H, W)")
+        self.check_frames("posterior", frames)
         h = self.encoder(frames)
         z_mu, z_logvar = self.content(h)
         v = rearrange(self.motion(rearrange(h, "b t f -> (b t) f")), "(b t) m -> b t m", b=len(h))
@@ -201,7 +215,8 @@ class HamiltonianVAE(SequenceVAE):
     ) -> torch.Tensor:
         """q, p (B, T, K, d) -> s = [q/|q|; p/|p|] per subspace, zero outside ``action``:
         (B, T, K, 2d). ``check=False`` skips the range check of labels valid by construction
-        (the action head's), which keeps ``forward`` free of data-dependent branches (export)."""
+        (the action head's, or checked by ``action_indices``), which keeps ``forward`` free of
+        data-dependent branches (export)."""
         s = torch.cat([F.normalize(q, dim=-1, eps=1e-8), F.normalize(p, dim=-1, eps=1e-8)], -1)
         return s * self._mask(action, check)
 
@@ -213,14 +228,17 @@ class HamiltonianVAE(SequenceVAE):
         return self.decoder(torch.cat([repeat(z, "b z -> b t z", t=q.shape[1]), q.to(z.dtype)], -1))
 
     def _posterior_means(
-        self, frames: torch.Tensor, action: torch.Tensor | None = None
+        self, frames: torch.Tensor, action=None, verb: str = "forward"
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """z (B, Z) and the phase states (B, T, 2Kd) at the posterior means in subspace
-        ``action`` (B,) (None: inferred by the action head)."""
+        ``action`` (an index, a name or (B,) of them; None: inferred by the action head)."""
+        self.check_frames(verb, frames)
         post = self.posterior(frames)
-        inferred = action is None
-        action = post["action_logits"].argmax(-1) if inferred else action.to(frames.device).long()
-        s = self.phase_state(post["q_mu"], post["p_mu"], action, check=not inferred)
+        if action is None:
+            action = post["action_logits"].argmax(-1)
+        else:
+            action = self.action_indices(action, len(frames), verb).to(frames.device)
+        s = self.phase_state(post["q_mu"], post["p_mu"], action, check=False)
         return post["z_mu"], _flat(s)
 
     def _rollout(self, s0: torch.Tensor, length: int) -> torch.Tensor:
@@ -314,28 +332,33 @@ class HamiltonianVAE(SequenceVAE):
         return self.reconstruct(batch[self.frames_key], batch.get(self.hparams.action_key))
 
     # ------------------------------------------------------------------------------- tasks
-    def forward(self, frames: torch.Tensor, action: torch.Tensor | None = None) -> torch.Tensor:
-        """The decoder at the posterior means in subspace ``action`` (B,) (None: inferred)."""
+    def forward(self, frames: torch.Tensor, action=None) -> torch.Tensor:
+        """The decoder at the posterior means in subspace ``action`` (an index, a name or (B,)
+        of them; None: inferred): frames (B, T, 3, H, W) -> same shape."""
         return self.decode(*self._posterior_means(frames, action))
 
     @evaluating
-    def reconstruct(self, frames: torch.Tensor, action: torch.Tensor | None = None) -> torch.Tensor:
+    def reconstruct(self, frames: torch.Tensor, action=None) -> torch.Tensor:
         """phi(z, q_t) at the posterior means: frames (B, T, 3, H, W) -> same shape. ``action``
-        (B,) selects the subspace; None infers it (:meth:`infer_action`)."""
-        return self(frames.to(self.device), action)
+        (an index, a name or (B,) of them) selects the subspace; None infers it
+        (:meth:`infer_action`)."""
+        return self.decode(*self._posterior_means(frames.to(self.device), action, "reconstruct"))
 
     @evaluating
     def swap_motion(
         self,
         a: torch.Tensor,
         b: torch.Tensor,
-        action_a: torch.Tensor | None = None,
-        action_b: torch.Tensor | None = None,
+        action_a=None,
+        action_b=None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(a's content with b's motion, b's content with a's motion), each (B, T, 3, H, W):
-        phi(z_a, q^b_t) and phi(z_b, q^a_t) at the posterior means. Actions None are inferred."""
-        pa = self._posterior_means(a.to(self.device), action_a)
-        return self._swap(pa, self._posterior_means(b.to(self.device), action_b))
+        phi(z_a, q^b_t) and phi(z_b, q^a_t) at the posterior means. Actions as in
+        :meth:`forward`; None are inferred."""
+        self.check_frames("swap_motion", a, "a")
+        self.check_frames("swap_motion", b, "b")
+        pa = self._posterior_means(a.to(self.device), action_a, "swap_motion")
+        return self._swap(pa, self._posterior_means(b.to(self.device), action_b, "swap_motion"))
 
     @evaluating
     def infer_action(self, frames: torch.Tensor) -> torch.Tensor:
@@ -344,28 +367,25 @@ class HamiltonianVAE(SequenceVAE):
 
     @evaluating
     def image_to_sequence(
-        self, frame: torch.Tensor, action: int | torch.Tensor, length: int
+        self, frame: torch.Tensor, action: int | str | torch.Tensor, length: int
     ) -> torch.Tensor:
         """Sequences (B, length, 3, H, W) from single frames (B, 3, H, W): content and initial
         phase state from the frame (as the first frame of a clip: repeated ``sequence_length``
         times for the content encoder; its momentum sees zero padding before it), evolved by the
-        operator of ``action`` (an int or (B,)) from t = 0."""
+        operator of ``action`` (an index, a name or (B,) of them) from t = 0."""
+        size = self.hparams.image_size
+        self.check_shape("image_to_sequence", frame, "frame", "B 3 H W", H=size, W=size)
+        action = self.action_indices(action, len(frame), "image_to_sequence")
         clip = repeat(frame.to(self.device), "b c h w -> b t c h w", t=self.hparams.sequence_length)
         post = self.posterior(clip)
-        action = self._generation_actions(len(frame), action)
         s0 = self.phase_state(post["q_mu"][:, :1], post["p_mu"][:, :1], action)
         return self.decode(post["z_mu"], self._rollout(s0[:, 0], length))
 
-    def _generation_actions(self, n: int, action: int | torch.Tensor | None) -> torch.Tensor:
-        """(n,) labels from None (uniform at random), an int or an (n,) tensor."""
+    def _generation_actions(self, n: int, action) -> torch.Tensor:
+        """(n,) labels from None (uniform at random), an index, a name or (n,) of them."""
         if action is None:
             return torch.randint(0, self.num_actions, (n,), device=self.device)
-        action = torch.as_tensor(action, device=self.device).long()
-        if action.ndim == 0:
-            action = action.expand(n)
-        if action.shape != (n,):
-            raise ValueError(f"action {tuple(action.shape)}: expected an int or ({n},) labels")
-        return action
+        return self.action_indices(action, n, "generate")
 
     def _sample_motion(self, n: int, length: int, action: torch.Tensor) -> torch.Tensor:
         """Initial phase states from the prior (N(0, I) or learned) in subspace ``action``,

@@ -222,6 +222,7 @@ class HGVAE(MotionVAE):
 
     def forward(self, motion: torch.Tensor, action=None, sample: bool = True) -> dict:
         """motion (B, T, J, 3) mm -> top-down outputs plus ``nll`` (B,) in model units."""
+        self.check_motion("forward", motion)
         h = self.to_features(motion)
         out = self.top_down_pass(self.bottom_up(h), action, sample=sample)
         out["nll"] = -gaussian_log_prob(h, out["mu"], out["logvar"]).flatten(1).sum(1)
@@ -231,6 +232,7 @@ class HGVAE(MotionVAE):
     @evaluating
     def encode(self, motion: torch.Tensor, action=None) -> torch.Tensor:
         """motion (B, T, J, 3) mm -> z0's posterior mean, flattened (B, n0 f0)."""
+        self.check_motion("encode", motion)
         mu_z0, _ = self.top_posterior(self.bottom_up(self.to_features(motion))[0], logvar=False)
         return mu_z0.flatten(1)
 

@@ -140,7 +140,11 @@ def pair_max(x: torch.Tensor, pairs: torch.Tensor, inverse: torch.Tensor) -> tor
 
     ``pairs`` is the (2K,) index [first members; second members] (a permutation of the nodes)
     and ``inverse`` its inverse permutation, so that forward and backward are one gather each.
+    Without a gradient to compute (inference, tracing for export) it is plain ops.
     """
+    if not (torch.is_grad_enabled() and x.requires_grad):
+        k = len(pairs) // 2
+        return torch.maximum(x.index_select(0, pairs[:k]), x.index_select(0, pairs[k:]))
     return _PairMax.apply(x, pairs, inverse)
 
 

@@ -107,6 +107,8 @@ class FCVAE(MotionVAE):
         return self.x_mean(h), self.x_logvar(h).clamp(LOGVAR_MIN, LOGVAR_MAX)
 
     def forward(self, motion: torch.Tensor, action=None, sample: bool = True) -> dict:
+        """motion (B, T, J, 3) mm -> ``mu``, ``logvar``, ``nll`` (B,), ``kl`` [(B,)] (family)."""
+        self.check_motion("forward", motion)
         x = self.to_features(motion)
         mu_z, logvar_z = self.posterior(x)
         z = reparameterize(mu_z, logvar_z) if sample else mu_z
@@ -117,6 +119,7 @@ class FCVAE(MotionVAE):
     @evaluating
     def encode(self, motion: torch.Tensor, action=None) -> torch.Tensor:
         """motion (B, T, J, 3) mm -> posterior mean (B, n_z)."""
+        self.check_motion("encode", motion)
         return self.z_mean(self.encoder(self.to_features(motion)))
 
     def log_joint_terms(self, motion: torch.Tensor, action=None):

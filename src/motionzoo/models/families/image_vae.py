@@ -65,14 +65,21 @@ class ImageVAE(ZooModule):
     def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         raise NotImplementedError(f"{type(self).__name__} defines no loss_terms")
 
+    def check_images(self, verb: str, images: torch.Tensor, axes: str = "B 3 H W") -> None:
+        """``images`` must have the shape ``axes`` with H = W = ``image_size``."""
+        size = self.hparams.image_size
+        self.check_shape(verb, images, "images", axes, H=size, W=size)
+
     # --- the verbs -----------------------------------------------------------------------------
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Dec(mean of q(z|x)) of images (B, 3, H, W), in the current mode, with autograd."""
+        self.check_images("forward", images)
         return self.decoder(self.encoder(images)[0])
 
     @evaluating
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """Posterior means (B, Z) of images (B, 3, H, W)."""
+        self.check_images("encode", images)
         return self.encoder(images)[0]
 
     @evaluating
@@ -88,6 +95,7 @@ class ImageVAE(ZooModule):
     @evaluating
     def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
         """Dec(mean of q(z|x)) of images (B, 3, H, W) or sequences (B, T, 3, H, W), same shape."""
+        self.check_images("reconstruct", images, "B T 3 H W" if images.ndim == 5 else "B 3 H W")
         if images.ndim == 5:
             flat = self(rearrange(images, "b t c h w -> (b t) c h w"))
             return rearrange(flat, "(b t) c h w -> b t c h w", b=images.shape[0])
@@ -98,6 +106,8 @@ class ImageVAE(ZooModule):
         """Decoded straight line between the posterior means of a and b (B, 3, H, W) (or single
         images (3, H, W)), endpoints included: (B, steps, 3, H, W) (or (steps, 3, H, W))."""
         single = a.ndim == 3
+        for x in (a, b):
+            self.check_images("interpolate", x, "3 H W" if single else "B 3 H W")
         if single:
             a, b = a[None], b[None]
         za, zb = self.encoder(a)[0], self.encoder(b)[0]

@@ -74,6 +74,7 @@ class LiftingModule(ZooModule):
 
     def forward(self, pose2d: torch.Tensor) -> torch.Tensor:
         """pose2d: (B, J, 2) screen-normalised -> (B, J, 3) root-relative mm (root row zero)."""
+        self.check_shape("forward", pose2d, "pose2d", "B J 2", J=self.num_joints)
         pose3d = self.net(pose2d) * self.pose_scale
         return pose3d - pose3d[:, :1]
 
@@ -148,10 +149,7 @@ class LiftingModule(ZooModule):
                 "lift needs the image size: pass camera=Camera(...) or res_w and res_h"
             )
         x = torch.as_tensor(pose2d, dtype=torch.float32, device=self.device)
-        if x.dim() < 2 or x.shape[-2:] != (self.num_joints, 2):
-            raise ValueError(
-                f"lift expects pixels (..., {self.num_joints}, 2), got shape {tuple(x.shape)}"
-            )
+        self.check_shape("lift", x, "pixels", "... J 2", J=self.num_joints)
         batch = x.shape[:-2]
         x = normalize_screen_coordinates(x, res_w, res_h).reshape(-1, self.num_joints, 2)
         with eval_mode(self):

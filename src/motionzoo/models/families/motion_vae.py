@@ -16,7 +16,7 @@ docs/models/hgvae.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import torch
 import torch.nn.functional as F
@@ -107,6 +107,7 @@ class MotionVAE(ZooModule):
             self.std.copy_(torch.as_tensor(std, dtype=self.std.dtype).clamp_min(MIN_STEP_MM))
 
     def on_fit_start(self) -> None:
+        self.adopt_action_names()
         # The statistics come from the training data unless a checkpoint already set them.
         dm = getattr(self.trainer, "datamodule", None)
         if dm is not None and not self.offset.any() and getattr(dm, "mean", None) is not None:
@@ -120,26 +121,25 @@ class MotionVAE(ZooModule):
         """(..., J, 3) model units -> mm."""
         return x * self.hparams.scale_mm + self.offset
 
-    # --- actions -------------------------------------------------------------------------------
+    # --- actions and shapes --------------------------------------------------------------------
     @property
     def action_names(self) -> list[str] | None:
-        """Names of the action indices: the ``action_names`` hyper-parameter, else the
-        DataModule's being fitted, else None."""
-        names = self.hparams.get("action_names") or getattr(
-            getattr(self._trainer, "datamodule", None), "action_names", None
-        )
+        """Names of the action indices: the ``action_names`` hyper-parameter (set from the
+        fitted DataModule's at fit start when None), else None."""
+        names = self.hparams.get("action_names")
         return list(names) if names else None
 
     def action_onehot(self, action, like: torch.Tensor) -> torch.Tensor | None:
-        """(B, num_actions) one-hot of ``action`` (None or -1: zeros) in the dtype and device of
-        ``like`` (B, ...); None for an unconditional model."""
+        """(B, num_actions) one-hot of ``action`` (an index, a name, (B,) of them; None or -1:
+        zeros, the unknown action) in the dtype and device of ``like`` (B, ...); None for an
+        unconditional model."""
         k = self.hparams.num_actions
         if not k:
             return None
         b = like.shape[0]
         if action is None:
             return like.new_zeros(b, k)
-        action = torch.as_tensor(action, device=like.device).long().expand(b)
+        action = self.action_indices(action, b, "forward", unknown=True).to(like.device)
         return F.one_hot(action.clamp(min=0), k).to(like.dtype) * (action >= 0)[:, None]
 
     def _generation_action(self, n: int, action) -> torch.Tensor | None:
@@ -156,26 +156,12 @@ class MotionVAE(ZooModule):
                 f"{name} is conditional on {k} actions: pass generate(n, action=...) an index in "
                 f"0..{k - 1}, an action name, -1 for the unknown action, or (n,) of them"
             )
-        if isinstance(action, str) or (
-            isinstance(action, Sequence) and any(isinstance(a, str) for a in action)
-        ):
-            action = [action] if isinstance(action, str) else action
-            names = self.action_names
-            unknown = [a for a in action if isinstance(a, str) and a not in (names or ())]
-            if unknown:
-                raise ValueError(
-                    f"{name}: unknown action name(s) {unknown}; known: {names} (set the "
-                    f"action_names hyper-parameter, or pass indices)"
-                )
-            action = [names.index(a) if isinstance(a, str) else a for a in action]
-        action = torch.as_tensor(action, device=self.device).long()
-        action = action.expand(n) if action.numel() == 1 else action
-        if action.shape != (n,) or action.min() < -1 or action.max() >= k:
-            raise ValueError(
-                f"{name}: action must be one index in -1..{k - 1} or (n,) = ({n},) of them, got "
-                f"{action.tolist()}"
-            )
-        return action
+        return self.action_indices(action, n, "generate", unknown=True)
+
+    def check_motion(self, verb: str, motion: torch.Tensor, name: str = "motion") -> None:
+        """``motion`` must be (B, T, J, 3) with the model's T and J (:meth:`check_shape`)."""
+        T, J = self.train_mean.shape[:2]
+        self.check_shape(verb, motion, name, "B T J 3", T=T, J=J)
 
     # --- training ------------------------------------------------------------------------------
     def configure_optimizers(self):
@@ -225,6 +211,7 @@ class MotionVAE(ZooModule):
     @evaluating
     def reconstruct(self, motion: torch.Tensor, action=None) -> torch.Tensor:
         """motion (B, T, J, 3) mm -> decoder mean at the posterior means, (B, T, J, 3) mm."""
+        self.check_motion("reconstruct", motion)
         return self.to_motion(self(motion, action, sample=False)["mu"])
 
     @evaluating
@@ -247,11 +234,13 @@ class MotionVAE(ZooModule):
     @evaluating
     def log_posterior(self, motion: torch.Tensor, action=None) -> torch.Tensor:
         """(B,) sum of log p(z*_l | z*_<l) over all levels but the bottom one: the OoD score."""
+        self.check_motion("log_posterior", motion)
         return self._objective(motion, action, "posterior")
 
     @evaluating
     def log_joint(self, motion: torch.Tensor, action=None) -> torch.Tensor:
         """(B,) log p(x | z*) + sum_l log p(z*_l | z*_<l): the default imputation objective."""
+        self.check_motion("log_joint", motion)
         return self._objective(motion, action, "joint")
 
     def _objective(self, motion: torch.Tensor, action, objective: str) -> torch.Tensor:
@@ -280,6 +269,11 @@ class MotionVAE(ZooModule):
         objective is returned, never worse than the start. Returns imputed motion (and the
         objective (B,) if ``return_objective``).
         """
+        self.check_motion("impute", motion)
+        b, t, j, _ = motion.shape
+        self.check_shape("impute", mask, "mask", "B T J 3", B=b, T=t, J=j)
+        if action is not None and self.hparams.num_actions:  # once, not at every step
+            action = self.action_indices(action, len(motion), "impute", unknown=True)
         mask, name = mask.bool(), self.hparams.imputation_objective
         start = torch.where(
             mask, (self.train_mean if init is None else init).to(motion), motion

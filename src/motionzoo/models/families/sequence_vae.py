@@ -3,7 +3,9 @@
 
 Shapes and units of every verb (B sequences of T frames):
 
-- frames (B, T, 3, H, W) in [-1, 1]; action (B,) long, or an int for all (conditional models);
+- frames (B, T, 3, H, W) in [-1, 1], H = W = ``image_size`` (checked at each verb's entry, the
+  error names the expected shape); action (conditional models): an index, a name of
+  ``action_names``, or (B,) of those (:meth:`~motionzoo.models.base.ZooModule.action_indices`);
 - ``forward(frames) -> (B, T, 3, H, W)``: the decoder at the posterior means, in the current mode
   and with autograd (``model(x)``, tracing, export); ``reconstruct(frames)`` is the same in eval
   mode without gradients;
@@ -66,14 +68,21 @@ class SequenceVAE(ZooModule):
         """The negative ELBO's terms per sequence (batch mean) and ``loss``, their weighted sum."""
         raise NotImplementedError
 
+    def check_frames(self, verb: str, frames: torch.Tensor, name: str = "frames") -> None:
+        """``frames`` must be (B, T, 3, H, W) with H = W = ``image_size``."""
+        size = self.hparams.image_size
+        self.check_shape(verb, frames, name, "B T 3 H W", H=size, W=size)
+
     # ------------------------------------------------------------------------------- verbs
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """The decoder at the posterior means, (B, T, 3, H, W) -> same (mode and autograd kept)."""
+        self.check_frames("forward", frames)
         return self.decode(*self._posterior_means(frames))
 
     @evaluating
     def encode(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior means: content (B, F) and motion (B, T, D) of frames (B, T, 3, H, W)."""
+        self.check_frames("encode", frames)
         return self._posterior_means(frames.to(self.device))
 
     def encode_content(self, frames: torch.Tensor) -> torch.Tensor:
@@ -89,6 +98,8 @@ class SequenceVAE(ZooModule):
     def swap_motion(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(a's content with b's motion, b's content with a's motion), each (B, T, 3, H, W);
         each sequence's motion is inferred from its own frames."""
+        self.check_frames("swap_motion", a, "a")
+        self.check_frames("swap_motion", b, "b")
         dev = self.device
         return self._swap(self._posterior_means(a.to(dev)), self._posterior_means(b.to(dev)))
 
@@ -100,18 +111,20 @@ class SequenceVAE(ZooModule):
     def generate(
         self,
         n: int,
-        action: int | torch.Tensor | None = None,
+        action: int | str | torch.Tensor | None = None,
         length: int = 8,
         content_frames: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """n sequences (n, length, 3, H, W): motion from the prior (see the module docstring),
         content from N(0, I) or the posterior mean of ``content_frames`` (n, T, 3, H, W)."""
         action = self._generation_actions(n, action)
-        if content_frames is not None and len(content_frames) != n:
-            raise ValueError(f"content_frames has {len(content_frames)} sequences; expected n={n}")
         if content_frames is None:
             content = torch.randn(n, self.content_dim, device=self.device)
         else:
+            size = self.hparams.image_size
+            self.check_shape(
+                "generate", content_frames, "content_frames", "B T 3 H W", B=n, H=size, W=size
+            )
             content = self.encode(content_frames)[0]
         return self.decode(content, self._sample_motion(n, length, action))
 

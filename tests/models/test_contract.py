@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -454,3 +455,21 @@ def test_every_config_on_the_embedded_data_fast_dev_runs_from_the_cli(
     )
     assert cli.trainer.state.finished and cli.trainer.global_step >= 1
     assert cli.trainer.checkpoint_callback.monitor in cli.trainer.callback_metrics
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_a_size_or_probability_out_of_range_is_refused_by_name(case):
+    from motionzoo.models.base import _PROBABILITY, _SIZE
+
+    hparams = case.build().hparams
+    sizes = [k for k, v in hparams.items() if _SIZE.match(k) and type(v) is int]
+    sizes = [k for k in sizes if k != "num_joints"] or sizes  # HMVAE checks its joints earlier
+    probabilities = [k for k, v in hparams.items() if _PROBABILITY.match(k)]
+    assert sizes, "a model with no size-like hyper-parameter"
+    for name, bad, expected in [(sizes[0], -8, "an integer >= 1")] + [
+        (p, 1.5, "a probability in [0, 1)") for p in probabilities[:1]
+    ]:
+        with pytest.raises(
+            ValueError, match=re.escape(f"{case.cls.__name__}: {name}={bad}; expected {expected}")
+        ):
+            case.cls(**{**case.kwargs, name: bad})

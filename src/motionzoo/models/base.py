@@ -20,6 +20,8 @@ The families (``motionzoo.models.families``) add their verbs on top of this.
 
 from __future__ import annotations
 
+import inspect
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import pytorch_lightning as pl
@@ -32,6 +34,42 @@ STAGES = ("train", "val", "test")
 
 class NonFiniteLossError(RuntimeError):
     """A loss term became NaN or inf; the message names the step, the stage and the term."""
+
+
+# Hyper-parameters checked by name when a model saves them (before it builds its layers):
+# sizes are integers >= 1, counts of things that may be absent (``num_actions``) >= 0,
+# probabilities in [0, 1), learning rates > 0.
+_SIZE = re.compile(
+    r"^(num_(blocks|stacks|joints|frames|layers)|width|hidden|dim|latent|\w+_dim|\w+_hidden"
+    r"|\w+_width|\w+_size|\w+_features|\w+_stem|se_reduction)$"
+)
+_SIZES = re.compile(r"^(hidden|\w+_channels)$")  # lists of sizes
+_COUNT = re.compile(r"^num_actions$")
+_PROBABILITY = re.compile(r"^(dropout|\w+_dropout|p_dropout)$")
+_RATE = re.compile(r"^(lr|\w+_lr)$")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_hyperparameters(owner: str, hparams: Mapping) -> None:
+    """A clear ValueError for a size, count, probability or learning rate out of range."""
+    for name, value in hparams.items():
+        problem = None
+        if _SIZE.match(name) and _is_int(value) and value < 1:
+            problem = "an integer >= 1"
+        elif _SIZES.match(name) and isinstance(value, (list, tuple)):
+            if any(_is_int(v) and v < 1 for v in value):
+                problem = "integers >= 1"
+        elif _COUNT.match(name) and _is_int(value) and value < 0:
+            problem = "an integer >= 0"
+        elif _PROBABILITY.match(name) and isinstance(value, float | int) and not 0 <= value < 1:
+            problem = "a probability in [0, 1)"
+        elif _RATE.match(name) and isinstance(value, float | int) and not value > 0:
+            problem = "a learning rate > 0"
+        if problem:
+            raise ValueError(f"{owner}: {name}={value!r}; expected {problem}")
 
 
 class ZooModule(pl.LightningModule):
@@ -170,6 +208,13 @@ class ZooModule(pl.LightningModule):
             )
 
     # --- checkpoints ---------------------------------------------------------------------------
+    def save_hyperparameters(self, *args, ignore=None, frame=None, logger: bool = True) -> None:
+        """Lightning's, then :func:`check_hyperparameters` on what was saved (a model saves them
+        first in ``__init__``, so a bad size fails here, naming the argument)."""
+        frame = frame or inspect.currentframe().f_back
+        super().save_hyperparameters(*args, ignore=ignore, frame=frame, logger=logger)
+        check_hyperparameters(type(self).__name__, self.hparams)
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # Name the class in the hyper-parameters as LightningCLI does, so that
         # `motionzoo test --ckpt_path x.ckpt` rebuilds the model of a checkpoint trained from Python.

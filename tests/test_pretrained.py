@@ -185,6 +185,11 @@ def test_ckpt_path_pretrained_tests_the_published_weights(tmp_path, monkeypatch)
     published = load_pretrained("linear-h36m-synthetic").state_dict()
     torch.testing.assert_close(cli.model.state_dict(), published)
     assert cli.trainer.callback_metrics["test/mpjpe"] > 0
+    from motionzoo.pretrained import checkpoint_dir
+
+    weights_file = str(checkpoint_dir() / "linear-h36m-synthetic.ckpt")  # sha256-checked too
+    cli = build_cli(args + ["--ckpt_path", weights_file])
+    torch.testing.assert_close(cli.model.state_dict(), published)
     with pytest.raises(ValueError, match="--config configs/linear/h36m_synthetic_pretrained.yaml"):
         build_cli(
             ["test", "--config", "linear/h36m_synthetic", "--trainer.logger", "false"]

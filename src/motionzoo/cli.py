@@ -39,7 +39,12 @@ from pytorch_lightning.cli import (
 import motionzoo.data  # noqa: F401  (registers every DataModule with the parser)
 import motionzoo.models  # noqa: F401  (registers every model with the parser)
 from motionzoo import __version__
-from motionzoo.pretrained import ChecksumError, _import, load_pretrained_into
+from motionzoo.pretrained import (
+    ChecksumError,
+    _import,
+    load_pretrained_into,
+    manifest_entry_beside,
+)
 from motionzoo.trainer import Trainer
 
 TRACEBACK_ENV = "MOTIONZOO_TRACEBACK"
@@ -218,6 +223,10 @@ class MotionZooCLI(LightningCLI):
         if isinstance(ckpt_path, str) and ckpt_path.startswith(PRETRAINED):
             self.pretrained, config.ckpt_path = ckpt_path.removeprefix(PRETRAINED), None
             return
+        if isinstance(ckpt_path, str) and Path(ckpt_path).is_file():
+            if manifest_entry_beside(ckpt_path) is not None:  # a zoo weights file, not a run's
+                self.pretrained, config.ckpt_path = ckpt_path, None
+                return
         if subcommand != "fit" or ckpt_path != "last":
             return
         logger = config.trainer.get("logger")
@@ -233,6 +242,16 @@ class MotionZooCLI(LightningCLI):
             )
         init.version, config.ckpt_path = found[0], str(found[1])
         sys.stderr.write(f"motionzoo: resuming {found[1]}\n")
+
+    def _parse_ckpt_path(self) -> None:
+        # A zoo weights file (listed by the manifest beside it) carries the architecture of its
+        # own config, not a run's: the --config builds the model, load_pretrained_into checks it.
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if isinstance(ckpt_path, str) and Path(ckpt_path).is_file():
+            if manifest_entry_beside(ckpt_path) is not None:
+                return
+        super()._parse_ckpt_path()
 
     def instantiate_classes(self) -> None:
         super().instantiate_classes()

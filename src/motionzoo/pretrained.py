@@ -184,24 +184,38 @@ def load_pretrained(
     return _build(_read_weights(path, map_location), info["class_path"], path)
 
 
+def manifest_entry_beside(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The entry of the ``manifest.json`` beside ``path`` that lists that file, if any."""
+    path = Path(path)
+    return next(
+        (e for e in read_manifest(path.parent).values() if e.get("file") == path.name), None
+    )
+
+
 def load_pretrained_into(
-    model: pl.LightningModule, name: str, *, progress: bool = True
+    model: pl.LightningModule, name_or_path: str | os.PathLike, *, progress: bool = True
 ) -> pl.LightningModule:
-    """Load the verified weights of pretrained ``name`` into ``model`` (built from a config:
-    ``motionzoo test|fit --ckpt_path pretrained:<name>``); a model of another class or shape
-    is refused, naming the config that rebuilds the weights."""
-    path, info = _locate(name, None, progress)
+    """Load the verified weights of a pretrained name, or of a zoo weights file listed by the
+    manifest beside it, into ``model`` (built from a config: ``motionzoo test|fit --ckpt_path
+    pretrained:<name>`` or ``--ckpt_path checkpoints/<name>.ckpt``); a model of another class or
+    shape is refused, naming the config that rebuilds the weights."""
+    if str(name_or_path) in read_manifest():
+        path, info = _locate(str(name_or_path), None, progress)
+    else:
+        path, info = Path(name_or_path), manifest_entry_beside(name_or_path)
+        if info is None:
+            raise ValueError(f"{path}: not a weights file listed by a manifest.json beside it")
+        verify_sha256(path, info["sha256"])
     built = f"{type(model).__module__}.{type(model).__qualname__}"
     hint = f"use the config that rebuilds it: --config {info['config']}"
     if built != info["class_path"]:
-        raise ValueError(f"pretrained {name!r} is a {info['class_path']}, not a {built}; {hint}")
+        raise ValueError(f"{name_or_path} is a {info['class_path']}, not a {built}; {hint}")
     try:
         model.load_state_dict(_read_weights(path, "cpu")["state_dict"])
     except RuntimeError as error:
-        first = str(error).splitlines()[0]
-        raise ValueError(
-            f"pretrained {name!r} does not fit this {built} ({first}); {hint}"
-        ) from None
+        lines = str(error).strip().splitlines()
+        first = lines[min(1, len(lines) - 1)].strip()[:160]  # the first mismatch
+        raise ValueError(f"{name_or_path} does not fit this {built} ({first}); {hint}") from None
     return model
 
 
@@ -222,7 +236,7 @@ def load_model(
             f"{name_or_path}: neither a pretrained name ({sorted(manifest)}) nor a checkpoint "
             f"file{guess}"
         )
-    entry = next((e for e in read_manifest(path.parent).values() if e["file"] == path.name), None)
+    entry = manifest_entry_beside(path)
     if entry is not None:
         verify_sha256(path, entry["sha256"])
     payload = _read_weights(path, map_location)

@@ -31,6 +31,10 @@ pose = lifter.lift(torch.full((2, 16, 2), 500.0), camera)
 assert pose.shape == (2, 16, 3) and torch.isfinite(pose).all()
 print("smoke: listed", len(names), "pretrained models; loaded and lifted with graphsh-synthetic")
 PY
+"$bin/motionzoo" --version
+"$bin/motionzoo" models | grep -q "pretrained graphsh-synthetic: test/mpjpe" \
+    || { echo "smoke: motionzoo models lists no pretrained weights"; exit 1; }
+echo "smoke: motionzoo models lists the packaged weights"
 "$bin/motionzoo" fit --config linear/h36m_synthetic --trainer.fast_dev_run true \
     --trainer.enable_progress_bar false > "$work/fit.log" 2>&1 || { cat "$work/fit.log"; exit 1; }
 if grep -q "args parameter is intended" "$work/fit.log"; then

@@ -240,3 +240,13 @@ def test_fit_runs_without_a_logger(tmp_path, monkeypatch):
         + ["--trainer.enable_progress_bar", "false"]
     )
     assert cli.trainer.global_step == 2 and not cli.trainer.loggers
+
+
+def test_no_cloud_logger_advert_at_trainer_start(caplog):
+    import logging
+
+    from motionzoo.trainer import Trainer
+
+    with caplog.at_level(logging.INFO):
+        Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)
+    assert "litlogger" not in caplog.text

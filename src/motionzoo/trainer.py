@@ -8,6 +8,7 @@ own: ``strategy="auto"`` picks DDP when ``devices``/``num_nodes`` ask for severa
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +20,10 @@ from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
 
 from motionzoo.data.cache import atomic_write, sweep_stale_temporaries
+
+# Lightning advertises a cloud logger at every Trainer start; the zoo logs to TensorBoard.
+for _name in ("lightning_fabric.utilities.rank_zero", "pytorch_lightning.utilities.rank_zero"):
+    logging.getLogger(_name).addFilter(lambda record: "litlogger" not in record.getMessage())
 
 
 def resolve_precision(precision: str | int | None = "auto", accelerator: str = "auto") -> str | int:

@@ -57,6 +57,7 @@ DESCRIPTION = f"""motionzoo {__version__}: train, validate, test and predict wit
   motionzoo models                               models, configs and pretrained weights
   motionzoo experiment --help                    the papers' experiments
   motionzoo export NAME --format onnx           a lifter as TorchScript or ONNX
+  motionzoo convert --from semgcn SRC DST       a reference implementation's weights (semgcn, martinez)
   motionzoo --version
 
 Models: {", ".join(motionzoo.models.__all__)}.
@@ -342,6 +343,10 @@ def main(argv: list[str] | None = None) -> None:
         from motionzoo.export import main as export
 
         sys.exit(export(argv[1:]))
+    if argv[:1] == ["convert"]:
+        from motionzoo.convert import main as convert
+
+        sys.exit(convert(argv[1:]))
     # LightningCLI reads sys.argv itself (given ``args`` as well, it warns on every run).
     sys.argv[1:] = resolve_config_arguments(argv)
     try:

@@ -3,6 +3,7 @@
 - ``graph``: graph convolutions over a skeleton (vanilla, SemGConv, PreAggr) and the GConv unit
   graph conv -> BatchNorm -> ReLU -> Dropout (GraphSH, SeqRes).
 - ``hourglass``: skeletal pool / unpool, the graph hourglass and the SE block of GraphSH.
+- ``non_local``: SemGCN's non-local block over groups of joints (SeqRes ``non_local``).
 - ``kernels``: fused CPU kernels behind ``graph`` and ``hourglass`` (``fused_kernels=False``
   runs the plain PyTorch composition they equal).
 - ``graph_vae``: HG-VAE's GCL / GCB layers; ``conv``: 64x64 conv encoders, decoders and

@@ -32,7 +32,8 @@ assert pose.shape == (2, 16, 3) and torch.isfinite(pose).all()
 print("smoke: listed", len(names), "pretrained models; loaded and lifted with graphsh-synthetic")
 PY
 "$bin/motionzoo" --version
-"$bin/motionzoo" models | grep -q "pretrained graphsh-synthetic: test/mpjpe" \
+"$bin/motionzoo" models > "$work/models.txt"  # to a file: grep -q would cut the pipe
+grep -q "pretrained graphsh-synthetic: test/mpjpe" "$work/models.txt" \
     || { echo "smoke: motionzoo models lists no pretrained weights"; exit 1; }
 echo "smoke: motionzoo models lists the packaged weights"
 "$bin/motionzoo" fit --config linear/h36m_synthetic --trainer.fast_dev_run true \

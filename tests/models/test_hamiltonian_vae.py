@@ -283,3 +283,90 @@ def test_published_models_keep_the_action_and_the_attributes(name):
     assert rows["prior motion (action k) + real content"]["action_acc"] >= 0.9
     swap = rows["motion swap: content of a, motion of b"]
     assert swap["action_acc"] >= 0.9 and swap["attr_acc"] >= 0.9
+
+
+def paper_model(**changes) -> HamiltonianVAE:
+    """The model of ``configs/hamiltonian_vae/sprites.yaml`` (on the meta device: no memory)."""
+    import yaml
+
+    config = yaml.safe_load((REPO / "configs/hamiltonian_vae/sprites.yaml").read_text())
+    assert config["model"]["class_path"] == "motionzoo.models.hamiltonian_vae.HamiltonianVAE"
+    with torch.device("meta"):
+        return HamiltonianVAE(**{**config["model"]["init_args"], **changes})
+
+
+def count(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_the_paper_config_is_halos_network_to_the_parameter(tmp_path, monkeypatch):
+    """MdAsifKhan/HALO ``SubspaceVAE`` with its configs/sprites.yaml has 158,320,653 parameters
+    (the paper's 158.3M): no action head, HALO's biases before BatchNorm."""
+    from motionzoo.cli import build_cli
+
+    monkeypatch.setattr("sys.argv", ["motionzoo"])
+    monkeypatch.chdir(tmp_path)
+    args = ["--config", str(REPO / "configs/hamiltonian_vae/sprites.yaml"),
+            "--trainer.logger", "false", "--trainer.accelerator", "cpu"]  # fmt: skip
+    built = build_cli(args, run=False).model
+    assert isinstance(built, HamiltonianVAE) and count(built) == 158_320_653
+    del built
+    paper = paper_model()
+    assert paper.action_head is None and not paper.has_action_head
+    assert count(paper) == 158_320_653
+    assert not any(k.startswith("action_head.") for k in paper.state_dict())
+    with_head = paper_model(action_head=True)
+    assert count(with_head) - count(paper) == count(with_head.action_head) == 4_202_499
+    # HALO's redundant biases before BatchNorm: encoder 7,424, decoder 21,248, motion MLP 108
+    assert count(paper) - count(paper_model(norm_bias=False)) == 28_780
+
+
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")  # no Trainer
+def test_without_the_action_head_the_label_gives_the_action():
+    """A head-less model trains and validates on the batch's label (no action_ce, no
+    action_acc); its verbs take an explicit action and refuse to infer one."""
+    m = model(action_head=False, lr=2e-3)
+    assert m.action_head is None and not any("action_head" in k for k in m.state_dict())
+    x = clips()
+    terms = m.loss_terms(x, ACTION)
+    assert "action_ce" not in terms
+    torch.testing.assert_close(terms["loss"], sum(v for k, v in terms.items() if k != "loss"))
+    pre = m.loss_terms(x, ACTION, pretrain=True)
+    assert "action_ce" not in pre and torch.isfinite(pre["loss"])
+    optimiser = m.configure_optimizers()
+    batch = {"frames": x, "action3": ACTION}
+    loss = m.training_step(batch, 0)
+    loss.backward()
+    optimiser.step()
+    assert torch.isfinite(loss)
+    assert "action_acc" not in m.stage_metrics("val")
+    m.eval()
+    assert set(m._metric_inputs(batch)) == set(m.stage_metrics("val"))
+    m.validation_step(batch, 0)  # every metric of the stage gets its inputs
+    # verbs with an explicit action
+    assert m.reconstruct(x, ACTION).shape == x.shape and m(x, 1).shape == x.shape
+    content, motion = m.encode(x, "slash")
+    torch.testing.assert_close(content, m.encode_content(x))  # content needs no action
+    assert motion.shape == (4, 8, 3 * 2 * 4)
+    ab, ba = m.swap_motion(x, x.flip(0), ACTION, ACTION.flip(0))
+    assert ab.shape == ba.shape == x.shape
+    assert m.image_to_sequence(x[:, 0], ACTION, 12).shape == (4, 12, 3, SIZE, SIZE)
+    assert m.generate(4, None, 8, content_frames=x).shape == x.shape
+    assert m.predict_step(batch, 0).shape == x.shape
+    # ... and a clear error without one
+    calls = [
+        ("reconstruct", lambda: m.reconstruct(x)),
+        ("forward", lambda: m(x)),
+        ("encode", lambda: m.encode(x)),
+        ("infer_action", lambda: m.infer_action(x)),
+        ("reconstruct", lambda: m.predict_step({"frames": x}, 0)),  # a batch without labels
+    ]
+    for verb, call in calls:
+        with pytest.raises(
+            ValueError, match=rf"\.{verb}: this model has no action head .* pass action="
+        ):
+            call()
+    with pytest.raises(ValueError, match=r"swap_motion: .* pass action_a="):
+        m.swap_motion(x, x)
+    with pytest.raises(ValueError, match=r"swap_motion: .* pass action_b="):
+        m.swap_motion(x, x, action_a=ACTION)

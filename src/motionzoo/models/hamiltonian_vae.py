@@ -11,8 +11,10 @@ sequences", section 3; reference code HALO). Frames (B, T, 3, 64, 64) in [-1, 1]
 - Loss (eq. 17, per sequence, batch mean): recon_gen + recon_enc (squared error / 2 alpha^2, no
   constant) + state ||s^gen - s||^2 + KL of z and of subspace k's q, p (before normalisation).
 - ``encode``: content z (B, z_dim); motion (B, T, D = 2Kd), s_t at the posterior means, "(k 2d)".
-- Not in the paper: ``action_ce`` of an action head q(k | x) (subspace of unlabelled sequences),
-  one Adam over all parameters, ``learn_prior``, ``pretrain_frames`` (docs/models/hamiltonian_vae.md).
+- Not in the paper: ``action_ce`` of an action head q(k | x) (subspace of unlabelled sequences;
+  ``action_head=False`` removes it: the paper's / HALO's network, 158,320,653 parameters at
+  ``configs/hamiltonian_vae/sprites.yaml``), one Adam over all parameters, ``learn_prior``,
+  ``pretrain_frames`` (docs/models/hamiltonian_vae.md).
 """
 
 from __future__ import annotations
@@ -39,10 +41,10 @@ from motionzoo.nn.sequence_vae import (
 from motionzoo.nn.symplectic import HamiltonianOperator
 
 
-def _mlp(dims: list[int]) -> nn.Sequential:
+def _mlp(dims: list[int], bias: bool = False) -> nn.Sequential:
     layers: list[nn.Module] = []
     for a, b in zip(dims[:-1], dims[1:]):
-        layers += [nn.Linear(a, b, bias=False), nn.BatchNorm1d(b), nn.LeakyReLU(0.2, inplace=True)]
+        layers += [nn.Linear(a, b, bias=bias), nn.BatchNorm1d(b), nn.LeakyReLU(0.2, inplace=True)]
     return nn.Sequential(*layers)
 
 
@@ -72,6 +74,13 @@ class HamiltonianVAE(SequenceVAE):
         alpha: emission standard deviation (1).
         recon_weight, beta_state, beta_z, beta_v, action_weight: loss weights of both
             reconstructions, the state term, KL_z, KL_q + KL_p and action_ce (HALO: all 1).
+        action_head: the action head q(k | x) (an MLP on the time-averaged frame features,
+            trained by ``action_ce``, scored by the ``action_acc`` metric), which infers the
+            subspace of unlabelled sequences. Not in the paper: ``False`` is HALO's network (the
+            paper configs); the published synthetic checkpoints have it (default ``True``).
+        norm_bias: biases in the linear / conv layers that a BatchNorm follows (frame encoder,
+            decoder, motion MLP), as HALO. Redundant under BN (28,780 parameters at the paper
+            size); the paper configs set it, so that the network is HALO's to the parameter.
         learn_prior: learn the mean and variance of the Gaussian prior of q and p per subspace
             instead of the paper's N(0, I); generation draws initial states from it.
         pretrain_epochs: epochs of frame-VAE training before the dynamics terms (HALO 80): every
@@ -86,6 +95,14 @@ class HamiltonianVAE(SequenceVAE):
         action_names: names of the K labels, so that verbs take ``action="walk"``; None: the
             fitted DataModule's ``<action_key>_names`` (stored at fit start), or Sprites'
             (walk, spellcard, slash) for its label ``action3``.
+
+    Actions (an index, a name or (B,) of them) of the verbs. Training, validation and testing
+    always use the batch's label ``action_key``. ``forward``, ``reconstruct``, ``encode`` take
+    ``action``, ``swap_motion`` takes ``action_a`` / ``action_b``: None infers the subspace with
+    the action head (:meth:`infer_action`); a model without the head (``action_head=False``)
+    raises ValueError asking for ``action=``. ``image_to_sequence`` always takes its action,
+    ``generate`` draws None uniformly at random, ``encode_content`` needs none; none of these
+    three needs the head.
     """
 
     def __init__(
@@ -112,6 +129,8 @@ class HamiltonianVAE(SequenceVAE):
         beta_z: float = 1.0,
         beta_v: float = 1.0,
         action_weight: float = 1.0,
+        action_head: bool = True,
+        norm_bias: bool = False,
         learn_prior: bool = False,
         pretrain_epochs: int = 80,
         pretrain_frames: int | None = None,
@@ -129,15 +148,24 @@ class HamiltonianVAE(SequenceVAE):
         k, d = num_actions, subspace_dim
         motion = k * d
         self.encoder = SequenceConvEncoder(
-            h_dim, tuple(encoder_channels), tuple(encoder_strides), encoder_hidden, image_size
+            h_dim,
+            tuple(encoder_channels),
+            tuple(encoder_strides),
+            encoder_hidden,
+            image_size,
+            norm_bias=norm_bias,
         )
         self.content = ContentEncoder(h_dim, z_dim, content_hidden, content_layers, content_pooling)
-        self.motion = _mlp([h_dim, 2 * motion, motion])  # HALO's spaceV
+        self.motion = _mlp([h_dim, 2 * motion, motion], norm_bias)  # HALO's spaceV
         self.momentum = CausalTemporalBlock(motion, motion, momentum_window)
         self.q_mu, self.q_logvar = nn.Linear(motion, motion), nn.Linear(motion, motion)
         self.p_mu, self.p_logvar = nn.Linear(motion, motion), nn.Linear(motion, motion)
-        self.action_head = nn.Sequential(
-            nn.Linear(h_dim, h_dim), nn.LeakyReLU(0.2, inplace=True), nn.Linear(h_dim, k)
+        self.action_head = (
+            nn.Sequential(
+                nn.Linear(h_dim, h_dim), nn.LeakyReLU(0.2, inplace=True), nn.Linear(h_dim, k)
+            )
+            if action_head
+            else None
         )
         self.operator = HamiltonianOperator(k, 2 * d, variant)
         # prior of the (unnormalised) q and p of each subspace: N(0, I) as the paper, or learned
@@ -153,12 +181,13 @@ class HamiltonianVAE(SequenceVAE):
             decoder_start_channels,
             image_size,
             output_batchnorm=decoder_output_batchnorm,
+            norm_bias=norm_bias,
         )
         self.add_metrics(
             lambda: {
                 **self.frame_metrics(),
                 "ssim_rollout": FrameSSIM(),
-                "action_acc": MulticlassAccuracy(k, average="micro"),
+                **({"action_acc": MulticlassAccuracy(k, average="micro")} if action_head else {}),
             }
         )
 
@@ -166,6 +195,19 @@ class HamiltonianVAE(SequenceVAE):
     def num_actions(self) -> int:
         """K, the number of action subspaces (and of the labels ``generate`` takes)."""
         return self.hparams.num_actions
+
+    @property
+    def has_action_head(self) -> bool:
+        """Whether the model infers actions (``action_head`` in the class docstring)."""
+        return self.action_head is not None
+
+    def _require_head(self, verb: str, argument: str = "action") -> None:
+        if self.action_head is None:
+            raise ValueError(
+                f"{type(self).__name__}.{verb}: this model has no action head "
+                f"(action_head=False, the paper's network), so it cannot infer the action "
+                f"subspace; pass {argument}= (an index, a name or (B,) of them)"
+            )
 
     @property
     def action_names(self) -> list[str] | None:
@@ -197,7 +239,7 @@ class HamiltonianVAE(SequenceVAE):
     def posterior(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
         """Posterior parameters of frames (B, T, 3, H, W): ``z_mu``, ``z_logvar`` (B, Z);
         ``q_mu``, ``q_logvar``, ``p_mu``, ``p_logvar`` (B, T, K, d) (unnormalised, unmasked);
-        ``action_logits`` (B, K)."""
+        ``action_logits`` (B, K) (only with the action head)."""
         self.check_frames("posterior", frames)
         h = self.encoder(frames)
         z_mu, z_logvar = self.content(h)
@@ -207,7 +249,8 @@ class HamiltonianVAE(SequenceVAE):
         for name, feat, heads in (("q", v, (self.q_mu, self.q_logvar)), ("p", u, (self.p_mu, self.p_logvar))):  # fmt: skip
             out[f"{name}_mu"] = self._subspaces(heads[0](feat))
             out[f"{name}_logvar"] = self._subspaces(heads[1](feat))
-        out["action_logits"] = self.action_head(h.mean(1))
+        if self.action_head is not None:
+            out["action_logits"] = self.action_head(h.mean(1))
         return out
 
     def phase_state(
@@ -228,11 +271,14 @@ class HamiltonianVAE(SequenceVAE):
         return self.decoder(torch.cat([repeat(z, "b z -> b t z", t=q.shape[1]), q.to(z.dtype)], -1))
 
     def _posterior_means(
-        self, frames: torch.Tensor, action=None, verb: str = "forward"
+        self, frames: torch.Tensor, action=None, verb: str = "forward", argument: str = "action"
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """z (B, Z) and the phase states (B, T, 2Kd) at the posterior means in subspace
-        ``action`` (an index, a name or (B,) of them; None: inferred by the action head)."""
+        ``action`` (an index, a name or (B,) of them; None: inferred by the action head, a
+        ValueError naming ``argument`` without it)."""
         self.check_frames(verb, frames)
+        if action is None:
+            self._require_head(verb, argument)
         post = self.posterior(frames)
         if action is None:
             action = post["action_logits"].argmax(-1)
@@ -289,16 +335,19 @@ class HamiltonianVAE(SequenceVAE):
                     self.prior_logvar[i],
                 ).sum(-1)  # (B, T, K)
                 terms[f"kl_{name}"] = (kl * mask).sum((1, 2)).mean()
-            terms["action_ce"] = F.cross_entropy(post["action_logits"].float(), action)
             kl = h.beta_z * terms["kl_z"] + h.beta_v * (terms["kl_q"] + terms["kl_p"])
             recon_sum = sum(terms[k] for k in recon)
-            loss = h.recon_weight * recon_sum + kl + h.action_weight * terms["action_ce"]
+            loss = h.recon_weight * recon_sum + kl
+            if "action_logits" in post:  # the action head (not in the paper)
+                terms["action_ce"] = F.cross_entropy(post["action_logits"].float(), action)
+                loss = loss + h.action_weight * terms["action_ce"]
             # pretraining: the (one-frame) trajectory stays in the graph at weight 0 for DDP
             loss = loss + (0.0 if pretrain else h.beta_state) * terms["state"]
         terms = {"loss": loss, **terms}
         if pretrain:  # per frame -> per sequence (the cross-entropy stays a mean)
             terms = {k: v if k == "action_ce" else v * length for k, v in terms.items()}
-            terms["loss"] = terms["loss"] - (length - 1) * h.action_weight * terms["action_ce"]
+            if "action_ce" in terms:
+                terms["loss"] = terms["loss"] - (length - 1) * h.action_weight * terms["action_ce"]
         return terms
 
     def _label(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -315,18 +364,21 @@ class HamiltonianVAE(SequenceVAE):
         return {"action": self._label(batch), "pretrain": pretrain}
 
     def _metric_inputs(self, batch: dict[str, torch.Tensor]) -> dict[str, tuple]:
-        """Reconstruction in the true subspace, the roll-out from frame 0, q(k | x)."""
+        """Reconstruction in the true subspace, the roll-out from frame 0, q(k | x) (with the
+        action head)."""
         frames, action = batch[self.frames_key], self._label(batch)
         post = self.posterior(frames)
         z = post["z_mu"]
         s = self.phase_state(post["q_mu"], post["p_mu"], action)
         rollout = self.decode(z, self._rollout(s[:, 0], frames.shape[1])).float()
         x = frames.float()
-        return {
+        inputs = {
             **dict.fromkeys(("ssim", "psnr", "mse"), (self.decode(z, _flat(s)).float(), x)),
             "ssim_rollout": (rollout, x),
-            "action_acc": (post["action_logits"], action),
         }
+        if "action_logits" in post:
+            inputs["action_acc"] = (post["action_logits"], action)
+        return inputs
 
     def predict_step(self, batch, batch_idx):
         return self.reconstruct(batch[self.frames_key], batch.get(self.hparams.action_key))
@@ -334,14 +386,26 @@ class HamiltonianVAE(SequenceVAE):
     # ------------------------------------------------------------------------------- tasks
     def forward(self, frames: torch.Tensor, action=None) -> torch.Tensor:
         """The decoder at the posterior means in subspace ``action`` (an index, a name or (B,)
-        of them; None: inferred): frames (B, T, 3, H, W) -> same shape."""
+        of them; None: inferred, needs the action head): frames (B, T, 3, H, W) -> same shape."""
         return self.decode(*self._posterior_means(frames, action))
+
+    @evaluating
+    def encode(self, frames: torch.Tensor, action=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior means: content z (B, Z) and motion, the phase states (B, T, 2Kd) in
+        subspace ``action`` (as :meth:`forward`; None: inferred, needs the action head)."""
+        return self._posterior_means(frames.to(self.device), action, "encode")
+
+    @evaluating
+    def encode_content(self, frames: torch.Tensor) -> torch.Tensor:
+        """The content code z (B, Z) of frames (B, T, 3, H, W); needs no action."""
+        self.check_frames("encode_content", frames)
+        return self.posterior(frames.to(self.device))["z_mu"]
 
     @evaluating
     def reconstruct(self, frames: torch.Tensor, action=None) -> torch.Tensor:
         """phi(z, q_t) at the posterior means: frames (B, T, 3, H, W) -> same shape. ``action``
         (an index, a name or (B,) of them) selects the subspace; None infers it
-        (:meth:`infer_action`)."""
+        (:meth:`infer_action`; a model without the action head raises ValueError)."""
         return self.decode(*self._posterior_means(frames.to(self.device), action, "reconstruct"))
 
     @evaluating
@@ -354,15 +418,18 @@ class HamiltonianVAE(SequenceVAE):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(a's content with b's motion, b's content with a's motion), each (B, T, 3, H, W):
         phi(z_a, q^b_t) and phi(z_b, q^a_t) at the posterior means. Actions as in
-        :meth:`forward`; None are inferred."""
+        :meth:`forward`; None are inferred (needs the action head)."""
         self.check_frames("swap_motion", a, "a")
         self.check_frames("swap_motion", b, "b")
-        pa = self._posterior_means(a.to(self.device), action_a, "swap_motion")
-        return self._swap(pa, self._posterior_means(b.to(self.device), action_b, "swap_motion"))
+        pa = self._posterior_means(a.to(self.device), action_a, "swap_motion", "action_a")
+        pb = self._posterior_means(b.to(self.device), action_b, "swap_motion", "action_b")
+        return self._swap(pa, pb)
 
     @evaluating
     def infer_action(self, frames: torch.Tensor) -> torch.Tensor:
-        """The most probable action subspace (B,) of frames (B, T, 3, H, W), from q(k | x)."""
+        """The most probable action subspace (B,) of frames (B, T, 3, H, W), from q(k | x);
+        a model without the action head raises ValueError."""
+        self._require_head("infer_action")
         return self.posterior(frames.to(self.device))["action_logits"].argmax(-1)
 
     @evaluating

@@ -42,6 +42,7 @@ class SequenceConvEncoder(nn.Module):
         channels, strides: one conv5 layer per entry (HALO: 256 x 5, strides 1, 2, 2, 2, 1).
         hidden: the first FC layer (HALO 4096).
         size: input height = width; in_channels: input channels.
+        norm_bias: biases in the layers that a BatchNorm follows, as HALO (redundant under BN).
     """
 
     def __init__(
@@ -52,6 +53,7 @@ class SequenceConvEncoder(nn.Module):
         hidden: int = 4096,
         size: int = 64,
         in_channels: int = 3,
+        norm_bias: bool = False,
     ):
         super().__init__()
         if len(channels) != len(strides):
@@ -61,14 +63,18 @@ class SequenceConvEncoder(nn.Module):
         layers: list[nn.Module] = []
         side = size
         for c_in, c_out, s in zip((in_channels, *channels[:-1]), channels, strides):
-            layers += [nn.Conv2d(c_in, c_out, 5, s, 2, bias=False), nn.BatchNorm2d(c_out), _act()]
+            layers += [
+                nn.Conv2d(c_in, c_out, 5, s, 2, bias=norm_bias),
+                nn.BatchNorm2d(c_out),
+                _act(),
+            ]
             side = (side - 1) // s + 1
         self.conv = nn.Sequential(*layers)
         self.fc = nn.Sequential(
-            nn.Linear(channels[-1] * side * side, hidden, bias=False),
+            nn.Linear(channels[-1] * side * side, hidden, bias=norm_bias),
             nn.BatchNorm1d(hidden),
             _act(),
-            nn.Linear(hidden, out_dim, bias=False),
+            nn.Linear(hidden, out_dim, bias=norm_bias),
             nn.BatchNorm1d(out_dim),
             _act(),
         )
@@ -94,6 +100,7 @@ class SequenceConvDecoder(nn.Module):
         output_batchnorm: BatchNorm before the tanh, as HALO. Off, a small decoder learns the
             black Sprites backgrounds (tanh near -1) several times faster
             (docs/models/hamiltonian_vae.md).
+        norm_bias: biases in the layers that a BatchNorm follows, as HALO (redundant under BN).
     """
 
     def __init__(
@@ -105,6 +112,7 @@ class SequenceConvDecoder(nn.Module):
         size: int = 64,
         out_channels: int = 3,
         output_batchnorm: bool = True,
+        norm_bias: bool = False,
     ):
         super().__init__()
         if size % 2 ** len(channels):
@@ -113,17 +121,17 @@ class SequenceConvDecoder(nn.Module):
             )
         self.side, self.start_channels = size // 2 ** len(channels), start_channels
         self.fc = nn.Sequential(
-            nn.Linear(in_dim, hidden, bias=False),
+            nn.Linear(in_dim, hidden, bias=norm_bias),
             nn.BatchNorm1d(hidden),
             _act(),
-            nn.Linear(hidden, start_channels * self.side**2, bias=False),
+            nn.Linear(hidden, start_channels * self.side**2, bias=norm_bias),
             nn.BatchNorm1d(start_channels * self.side**2),
             _act(),
         )
         layers: list[nn.Module] = []
         for c_in, c_out in zip((start_channels, *channels[:-1]), channels):
             layers += [
-                nn.ConvTranspose2d(c_in, c_out, 5, 2, 2, output_padding=1, bias=False),
+                nn.ConvTranspose2d(c_in, c_out, 5, 2, 2, output_padding=1, bias=norm_bias),
                 nn.BatchNorm2d(c_out),
                 _act(),
             ]

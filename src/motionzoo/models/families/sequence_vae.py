@@ -125,7 +125,7 @@ class SequenceVAE(ZooModule):
             self.check_shape(
                 "generate", content_frames, "content_frames", "B T 3 H W", B=n, H=size, W=size
             )
-            content = self.encode(content_frames)[0]
+            content = self.encode_content(content_frames)
         return self.decode(content, self._sample_motion(n, length, action))
 
     def _generation_actions(self, n: int, action) -> torch.Tensor | None:

@@ -6,8 +6,6 @@ at 1000 mm): 1e-3 mm there, and 1e-4 mm for the same graph exported in float64."
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 import torch
 
@@ -16,8 +14,7 @@ from motionzoo.cli import main as cli
 from motionzoo.export import example_input, export
 from motionzoo.models import HGVAE, GraphSH, LinearLifter, SeqRes
 
-HAS_ONNX = all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime"))
-FORMATS = ["torchscript", pytest.param("onnx", marks=pytest.mark.skipif(not HAS_ONNX, reason="no onnx/onnxruntime"))]  # fmt: skip
+FORMATS = ["torchscript", "onnx"]  # onnx and onnxruntime are dev dependencies (pyproject.toml)
 TOLERANCE_MM = {"torchscript": 1e-4, "onnx": 1e-3}
 TINY = {
     "linear": lambda: LinearLifter(width=32),
@@ -61,7 +58,6 @@ def test_the_published_graphsh_exports_with_its_fused_kernels(fmt, tmp_path):
     assert_exports_faithfully(model, fmt, tmp_path)
 
 
-@pytest.mark.skipif(not HAS_ONNX, reason="no onnx/onnxruntime")
 def test_the_onnx_graph_is_the_model_to_1e_4_mm_in_float64(tmp_path):
     assert_exports_faithfully(load_model("graphsh-synthetic").double(), "onnx", tmp_path, 1e-4)
 

@@ -8,7 +8,7 @@ max-norm gradient clipping 1 (configs set ``trainer.gradient_clip_val``).
 ``predict_root=False`` is the layout of SemGCN's ``models/linear_model.py`` and
 weigq/3d_pose_baseline_pytorch (the Martinez network whose weights SemGCN publishes as
 ``ckpt_linear``): the output layer predicts the J - 1 non-root joints and the root is zero.
-``motionzoo.convert`` maps those weights onto this network (``tests/test_convert.py``).
+``motionzoo.convert`` maps those weights onto this network (``tests/convert/test_semgcn.py``).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ C = 128, 4 blocks; why vanilla is 3.4 % below 0.14M: docs/models/seqres.md):
 GConv and after every residual block: ``SeqRes(conv="semantic", non_local=True)`` is SemGCN with
 non-local blocks (434,703 params, its README's 0.43M), ``SeqRes(conv="semantic")`` SemGCN without
 (267,343). Both compute the reference's function on its converted weights
-(``motionzoo.convert``, ``tests/test_convert.py``). SemGCN's ``p_dropout`` sits after each ReLU
+(``motionzoo.convert``, ``tests/convert/test_semgcn.py``). SemGCN's ``p_dropout`` sits after each ReLU
 followed by a second ReLU, which is the same function as our ``dropout``.
 """
 

@@ -1,7 +1,7 @@
 """Reference equivalence (DESIGN.md section 8): SeqRes(conv="semantic") IS SemGCN, with and
 without its non-local blocks, and LinearLifter IS the Martinez network of SemGCN's
 ``models/linear_model.py``. The fixtures hold the reference's own weights, a fixed input and its
-eval-mode output, written by ``scripts/make_reference_fixtures.py`` from garyzhao/SemGCN (the
+eval-mode output, written by ``scripts/fixtures_semgcn.py`` from garyzhao/SemGCN (the
 commit is in each fixture); here they are converted and run through our models."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from motionzoo.models.families.lifting import count_parameters
 from motionzoo.models.linear import LinearLifter
 from motionzoo.models.seqres import SeqRes
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CASES = [
     ("semgcn_small.pt", "semgcn", {"non_local": False}),
     ("semgcn_nonlocal_small.pt", "semgcn", {"non_local": True}),
@@ -134,7 +134,7 @@ def test_main_converts_a_reference_file_and_reports_errors(tmp_path, capsys):
     ("model", "reference"),
     [
         # garyzhao/SemGCN at its defaults (hid_dim 128, num_layers 4), counted from its code
-        # (scripts/make_reference_fixtures.py prints them); its README: 0.27M, 0.43M, 4.29M.
+        # (scripts/fixtures_semgcn.py prints them); its README: 0.27M, 0.43M, 4.29M.
         (lambda: SeqRes(conv="semantic"), 267_343),
         (lambda: SeqRes(conv="semantic", non_local=True), 434_703),
         (lambda: LinearLifter(num_joints=16, predict_root=False), 4_288_557),

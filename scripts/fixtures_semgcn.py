@@ -21,7 +21,7 @@ keyword) and calls ``reduce`` without importing it. This script compiles that on
 textual fixes that keep its behaviour and its state_dict keys (``setattr`` / ``getattr`` on the
 same name, ``from functools import reduce``); every other file is imported as it is.
 
-    python scripts/make_reference_fixtures.py /path/to/SemGCN [--commit HASH] [--out tests/fixtures]
+    python scripts/fixtures_semgcn.py /path/to/SemGCN [--commit HASH] [--out tests/fixtures]
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ def scipy_joints(pose: np.ndarray) -> np.ndarray:
 def test_batch_contract_and_splits(root, tmp_path):
     dm = make(root, tmp_path, batch_size=8)
     batch = next(iter(dm.train_dataloader()))
-    assert set(batch) == {"motion", "action"}
+    assert set(batch) == {"motion", "action", "subset"}
     assert batch["motion"].shape == (8, 50, 18, 3) and batch["motion"].dtype == torch.float32
     assert batch["action"].dtype == torch.long and (batch["action"] == -1).all()
     assert dm.skeleton is AMASS_18 and dm.num_joints == 18 and dm.action_names == ()

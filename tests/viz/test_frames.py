@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from motionzoo.viz.frames import FrameGridCallback, ImageVAEPictures, frame_grid, save_grid
+from motionzoo.viz.frames import (
+    FrameGridCallback,
+    ImageVAEPictures,
+    frame_grid,
+    label_font,
+    save_grid,
+)
 
 
 def frames(n=3, t=4, h=8, w=6, seed=0):
@@ -37,6 +43,26 @@ def test_grid_values_and_errors():
         frame_grid(torch.zeros(2, 3, 4, 4))
 
 
+def _ink_rows(image: np.ndarray) -> np.ndarray:
+    """Row indices with dark (text) pixels."""
+    return np.flatnonzero((image < 100).all(-1).any(1))
+
+
+def test_row_labels_are_written_left_of_their_row():
+    x = torch.ones(3, 2, 3, 20, 10)  # white frames: any dark pixel is text
+    plain = frame_grid(x, pad=1)
+    grid = frame_grid(x, pad=1, row_labels=["input", "", "reconstruction"])
+    width = label_font().getbbox("reconstruction")[2]
+    assert grid.shape[0] == plain.shape[0] and grid.shape[1] >= plain.shape[1] + width
+    np.testing.assert_array_equal(grid[:, -plain.shape[1] :], plain)  # the frames unchanged
+    text = _ink_rows(grid[:, : grid.shape[1] - plain.shape[1]])
+    rows = [set(range(1 + 21 * i, 21 * (i + 1))) for i in range(3)]
+    assert set(text) & rows[0] and set(text) & rows[2], "text beside rows 1 and 3"
+    assert not set(text) & rows[1], "no text beside the unlabelled row"
+    with pytest.raises(ValueError, match="2 row_labels for 3 rows"):
+        frame_grid(x, row_labels=["a", "b"])
+
+
 def test_save_grid(tmp_path):
     from PIL import Image
 
@@ -60,8 +86,13 @@ def test_callback_logs_the_first_validation_batch():
         trainer, model, None, {"frames": frames(n=5, seed=1)}, batch_idx=1
     )
     callback.on_validation_epoch_end(trainer, model)
-    # 2 sequences, each above its reconstruction: 4 rows of 4 time steps, pad 1
-    assert images == [("val/frames", (4 * 8 + 5, 4 * 6 + 5, 3), 7, "HWC")]
+    # 2 sequences, each above its reconstruction: 4 rows of 4 time steps, pad 1, labelled
+    labels = ["sequence 1", "reconstruct", "sequence 2", "reconstruct"]
+    x = frames(n=2)
+    want = frame_grid(torch.stack([x, torch.cat([-x[:, :2], torch.ones_like(x[:, 2:])], 1)], 1)
+                      .flatten(0, 1), row_labels=labels)  # fmt: skip
+    assert [i[0] for i in images] == ["val/frames"] and images[0][2:] == (7, "HWC")
+    assert images[0][1] == want.shape and want.shape[0] == 4 * 8 + 5 and want.shape[1] > 4 * 6 + 5
     callback.on_validation_epoch_end(trainer, model)  # nothing new collected: nothing logged
     assert len(images) == 1
 
@@ -84,8 +115,14 @@ def test_image_vae_pictures_show_inputs_over_reconstructions_and_prior_samples()
     logged = {args[0]: args[1] for args, _ in images}
     assert [args[2] for args, _ in images] == [3, 3]
     x = batch["frames"].flatten(0, 1)[:3]
-    np.testing.assert_array_equal(logged["val/reconstructions"], frame_grid(torch.stack([x, -x])))
-    np.testing.assert_array_equal(logged["val/samples"], frame_grid(samples.reshape(2, 3, 3, 8, 6)))
+    np.testing.assert_array_equal(
+        logged["val/reconstructions"],
+        frame_grid(torch.stack([x, -x]), row_labels=["input", "reconstruction"]),
+    )
+    np.testing.assert_array_equal(
+        logged["val/samples"],
+        frame_grid(samples.reshape(2, 3, 3, 8, 6), row_labels=["z ~ N(0, I)"] * 2),
+    )
     trainer.sanity_checking = True  # nothing drawn in the sanity check
     callback.on_validation_batch_end(trainer, model, None, batch, batch_idx=0)
     callback.on_validation_epoch_end(trainer, model)

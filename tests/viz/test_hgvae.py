@@ -83,7 +83,10 @@ def test_callbacks_draw_samples_per_action_and_imputation_strips(tmp_path, monke
     assert set(images) == {"samples/actions", "val/imputation"}
     strip = render_motion_strip(torch.zeros(10, 18, 3), AMASS_18, every=5, title="x")
     samples, imputation = images["samples/actions"], images["val/imputation"]
-    assert samples.dtype == np.uint8 and samples.shape[0] == 3 * 2 * strip.shape[0]
+    # 3 actions x 2 samples = 6 strips tiled into a page (rows x columns), not a 6-strip ribbon
+    rows, columns = samples.shape[0] // strip.shape[0], round(samples.shape[1] / strip.shape[1])
+    assert samples.dtype == np.uint8 and rows * strip.shape[0] == samples.shape[0]
+    assert rows < 6 and rows * columns >= 6 and 0.6 < samples.shape[1] / samples.shape[0] < 3
     # per window: mean-imputed, MAP and truth
     assert imputation.dtype == np.uint8 and imputation.shape[0] == 2 * 3 * strip.shape[0]
     assert model.training, "the callback leaves the model as it found it"

@@ -89,3 +89,53 @@ def test_callback_logs_one_picture_per_common_label(tmp_path):
     trainer.fit(Tiny(), DataLoader(data, batch_size=8), DataLoader(data, batch_size=8))
     # "modality" is not given for every group of codes, so only "action" is drawn
     assert logged == ["umap/action"]
+
+
+def test_data_labels_colour_the_umap_and_unknown_ones_are_not_drawn(tmp_path, monkeypatch):
+    """As AMASS: action -1 everywhere, the DataModule's ``label_names`` name the ``subset`` key."""
+    import motionzoo.viz.latents as latents
+
+    class Data(pl.LightningDataModule):
+        label_names = {"subset": ("CMU", "KIT", "SFU")}
+
+        def val_dataloader(self):
+            x = torch.randn(32, 4, generator=torch.Generator().manual_seed(0))
+            batches = [{"x": x[i : i + 8], "subset": torch.arange(i, i + 8) % 2,
+                        "action": torch.full((8,), -1)} for i in range(0, 32, 8)]  # fmt: skip
+            return DataLoader(batches, batch_size=None)
+
+    class Model(Tiny):
+        def umap_latents(self, batch):
+            return [(self.layer(batch["x"]), {"action": batch["action"]})]
+
+    drawn = []
+    scatter = latents.render_scatter
+    monkeypatch.setattr(latents, "render_scatter", lambda points, labels, names, title:
+                        (drawn.append((title, labels.tolist(), names)),
+                         scatter(points, labels, names, title))[1])  # fmt: skip
+    trainer = pl.Trainer(logger=pl.loggers.TensorBoardLogger(tmp_path), enable_progress_bar=False,
+                         callbacks=[LatentUMAPCallback(max_points=100)],
+                         enable_model_summary=False)  # fmt: skip
+    trainer.validate(Model(), datamodule=Data())
+    ((title, labels, names),) = drawn
+    assert title == "UMAP by subset" and names == ("CMU", "KIT", "SFU")
+    assert sorted(set(labels)) == [0, 1]
+
+
+def test_legend_names_the_classes_present():
+    from matplotlib.legend import Legend
+
+    texts = []
+    original = Legend.__init__
+
+    def record(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        texts.extend(t.get_text() for t in self.get_texts())
+
+    points = np.random.default_rng(0).normal(size=(9, 2))
+    Legend.__init__ = record
+    try:
+        render_scatter(points, np.array([0, 2, 2, -1, 0, 2, 0, -1, 2]), names=["CMU", "KIT", "SFU"])
+    finally:
+        Legend.__init__ = original
+    assert texts == ["unknown", "CMU", "SFU"]

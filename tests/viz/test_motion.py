@@ -9,9 +9,16 @@ import torch
 
 from motionzoo.data.amass import AMASSDataModule
 from motionzoo.data.synthetic.motion_files import write_amass_files
-from motionzoo.skeleton import AMASS_18, H36M_22
+from motionzoo.skeleton import AMASS_18, AMASS_22, H36M_16, H36M_22, H36M_32, smpl_template
 from motionzoo.trainer import make_trainer
-from motionzoo.viz.motion import MotionStripCallback, render_motion_strip, stack_strips
+from motionzoo.viz.motion import (
+    MotionStripCallback,
+    complete_body,
+    render_motion_strip,
+    sample_labels,
+    stack_strips,
+    tile_strips,
+)
 
 LEFT, RIGHT, GREY = "#1f77b4", "#d62728", "#888888"
 
@@ -60,6 +67,58 @@ def test_reference_is_drawn_dotted_grey_and_shapes_are_checked():
     stacked = stack_strips([image, image[:, :100]])
     assert stacked.shape == (2 * image.shape[0], image.shape[1], 3)
     assert (stacked[image.shape[0] :, 100:] == 255).all(), "narrow strips are padded white"
+
+
+def _roots(skeleton) -> int:
+    return sum(p < 0 for p in skeleton.parents)
+
+
+@pytest.mark.parametrize(
+    ("skeleton", "full", "hips"),
+    [(H36M_22, H36M_32, {1: [-132.948591, 0, 0], 6: [132.948826, 0, 0]}),
+     (AMASS_18, AMASS_22, {1: smpl_template("mm")[1], 2: smpl_template("mm")[2]})],
+)  # fmt: skip
+def test_drawn_body_joins_the_legs_to_the_torso(skeleton, full, hips):
+    assert _roots(skeleton) == 3, "the model layout alone: two shins and a torso, unconnected"
+    motion = _motion(skeleton, frames=4).numpy()
+    drawn, body = complete_body(motion, skeleton)
+    assert body is full and drawn.shape == (4, full.num_joints, 3) and _roots(body) == 1
+    kept = skeleton.from_32 if skeleton.from_32 is not None else range(4, 22)
+    np.testing.assert_array_equal(drawn[:, list(kept)], motion)  # the model's joints untouched
+    np.testing.assert_array_equal(drawn[:, 0], 0.0)  # root at the origin
+    for joint, rest in hips.items():  # hips at their fixed rest positions, every frame
+        np.testing.assert_allclose(drawn[:, joint], np.broadcast_to(rest, (4, 3)), atol=1e-4)
+    # a bone from each leg's top model joint (knee) up to a hip, and the hips to the root
+    knees = [full.joint_names.index(n) for n in ("RightLeg", "LeftLeg", "r_knee", "l_knee")
+             if n in full.joint_names]  # fmt: skip
+    assert {full.parents[k] for k in knees} == set(hips) and {full.parents[h] for h in hips} == {0}
+    if full is H36M_32:  # duplicated shoulders drawn at the neck (HisRepItself joint_equal)
+        np.testing.assert_array_equal(drawn[:, 16], drawn[:, 13])
+    unchanged, same = complete_body(motion[..., :16, :], H36M_16)
+    assert same is H36M_16 and unchanged.shape == (4, 16, 3)
+
+
+def test_many_strips_are_tiled_to_a_page_not_a_ribbon():
+    strips = [np.full((200, 1000 - 10 * i, 3), i, np.uint8) for i in range(15)]
+    page = tile_strips(strips, aspect=1.5)
+    assert 1.5 / 1.6 <= page.shape[1] / page.shape[0] <= 1.5 * 1.6
+    ribbon = stack_strips(strips)
+    assert ribbon.shape[1] / ribbon.shape[0] < 0.4
+    assert page.shape[0] * page.shape[1] <= 1.2 * ribbon.shape[0] * ribbon.shape[1]
+    # filled column by column: strip 1 under strip 0, all strips present once
+    assert (page[200:400, :990] == 1).all()
+    values = set(np.unique(page)) - {255}
+    assert values == set(range(15))
+
+
+def test_strip_labels_name_the_action_or_the_data_label():
+    batch = {"motion": torch.zeros(3, 5, 18, 3), "action": torch.tensor([-1, -1, -1]),
+             "subset": torch.tensor([1, 0, 5])}  # fmt: skip
+    amass = type("DM", (), {"action_names": (), "label_names": {"subset": ("CMU", "SFU")}})
+    assert sample_labels(amass, batch) == ["SFU", "CMU", "sample 3"]
+    h36m = type("DM", (), {"action_names": ("Walking", "Eating")})
+    batch["action"] = torch.tensor([1, 0, 0])
+    assert sample_labels(h36m, batch) == ["Eating", "Walking", "Walking"]
 
 
 class _Reconstructor(pl.LightningModule):
@@ -113,5 +172,12 @@ def test_callback_logs_one_stacked_image(tmp_path, monkeypatch):
     )
     assert _count_colour(image, GREY) > 3 * _count_colour(plain, GREY), "ground truth dotted"
     assert len(callback._samples(trainer)["motion"]) == 3
-    strip = render_motion_strip(dm.datasets["val"][0]["motion"], AMASS_18, every=10)
+    strip = render_motion_strip(dm.datasets["val"][0]["motion"], AMASS_18, every=10, title="x")
     assert image.shape[0] == 3 * strip.shape[0]
+    # every window says which sub-dataset it comes from (batch key "subset")
+    assert dm.subset_names == ("CMU", "HumanEva", "BioMotionLab_NTroje")
+    assert dm.label_names == {"subset": dm.subset_names}
+    for split, subset in (("train", 0), ("val", 1), ("test", 2)):
+        windows = dm.datasets[split]
+        assert windows[0]["subset"] == subset
+        assert windows.__getitems__([0, len(windows) - 1])["subset"].tolist() == [subset] * 2

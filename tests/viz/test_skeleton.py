@@ -25,6 +25,25 @@ def test_render_poses_panels_and_side_colours():
     assert _has_colour(three, "#1f77b4") and _has_colour(three, "#d62728")
 
 
+def test_3d_axes_are_in_mm_with_ticks(monkeypatch):
+    import motionzoo.viz.skeleton as skeleton_viz
+
+    figures = []
+    draw = skeleton_viz.figure_to_array
+    monkeypatch.setattr(
+        skeleton_viz, "figure_to_array", lambda fig: (figures.append(fig), draw(fig))[1]
+    )
+    render_poses(torch.randn(2, 17, 3) * 300, H36M_17)
+    (fig,) = figures
+    assert len(fig.axes) == 2
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+            labels = [t.get_text() for t in axis.get_ticklabels() if t.get_text()]
+            assert len(labels) >= 3, "ticks with numbers on every axis"
+            assert "mm" in axis.get_label_text()
+        assert "up" in ax.zaxis.get_label_text()
+
+
 def test_callback_logs_spread_validation_samples(tiny_lifting_data, tmp_path, monkeypatch):
     trainer = make_trainer(
         save_dir=str(tmp_path),

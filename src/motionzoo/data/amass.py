@@ -24,8 +24,10 @@ Files in a subject folder that lack ``poses`` are skipped when their name does n
 files with try/except); a ``*_poses.npz`` without ``poses`` is an error, as is a truncated or
 corrupt npz.
 
-Shapes. A batch is ``motion`` (B, T, J, 3) float32 mm with J = 18 and ``action`` (B,) = -1 (AMASS
-has no action labels). generative_imputation's ``__getitem__`` returns
+Shapes. A batch is ``motion`` (B, T, J, 3) float32 mm with J = 18, ``action`` (B,) = -1 (AMASS
+has no action labels) and ``subset`` (B,) long, the sub-dataset the window comes from as an index
+into ``subset_names`` (the sub-dataset folders read, all splits, in split order; listed in
+``label_names``, which pictures use to name labels). generative_imputation's ``__getitem__`` returns
 ``motion.reshape([54, 50])`` of a (50, 18, 3) window: a raw reshape without transposing, so its
 rows are not per-coordinate trajectories and its "temporal" DCT mixes joints and time. We do not
 copy that: windows stay (T, J, 3), and a model that wants (J*3, T) nodes transposes
@@ -46,7 +48,7 @@ import numpy as np
 import torch
 
 from motionzoo.data.base import frame_step
-from motionzoo.data.motion_base import MotionDataModule
+from motionzoo.data.motion_base import SPLITS, MotionDataModule, MotionWindows
 from motionzoo.data.safe_pickle import load_npz_entry, named_errors, open_npz
 from motionzoo.data.synthetic.motion_files import MOTION_FILES_VERSION, write_amass_files
 from motionzoo.data.validate import check_finite, numeric
@@ -162,6 +164,23 @@ def read_amass_npz(path: str | Path) -> dict | None:
     return {"poses": poses[:, :BODY_COLUMNS].astype(np.float64), "rate": rate, "gender": gender}
 
 
+class SubsetWindows(MotionWindows):
+    """:class:`MotionWindows` whose samples also carry ``subset``: the sub-dataset index of
+    their sequence (``subset_of_sequence`` (N_seq,) long)."""
+
+    def __init__(self, windows: MotionWindows, subset_of_sequence: torch.Tensor):
+        super().__init__(windows.frames, windows.starts, windows.action, windows.length)
+        self.sequence = windows.sequence
+        self.subset = subset_of_sequence[windows.sequence]
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {**super().__getitem__(index), "subset": self.subset[index]}
+
+    def __getitems__(self, indices) -> dict[str, torch.Tensor]:
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        return {**super().__getitems__(indices), "subset": self.subset.index_select(0, idx)}
+
+
 class AMASSDataModule(MotionDataModule):
     """AMASS 18-joint motion windows (HisRepItself / HG-VAE; see the module docstring).
 
@@ -257,3 +276,16 @@ class AMASSDataModule(MotionDataModule):
             sequences.append(joints.numpy().astype(np.float32))
             names.append(path.relative_to(self.data_dir).as_posix())
         return sequences, [-1] * len(sequences), names, seconds
+
+    def setup(self, stage: str | None = None) -> None:
+        super().setup(stage)
+        # the sub-dataset of a sequence is the first folder of its name ("CMU/01/01_01_poses.npz")
+        self.subset_names = tuple(
+            dict.fromkeys(name.split("/")[0] for s in SPLITS for name in self.sequence_names[s])
+        )
+        self.label_names = {"subset": self.subset_names}
+        for split in SPLITS:
+            subset = [self.subset_names.index(n.split("/")[0]) for n in self.sequence_names[split]]
+            self.datasets[split] = SubsetWindows(
+                self.datasets[split], torch.tensor(subset, dtype=torch.long)
+            )

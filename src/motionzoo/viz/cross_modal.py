@@ -6,7 +6,8 @@
   3D (``rgb``, ``2d``, ``3d``), solid and coloured by side, over the truth (dashed grey), with
   :func:`motionzoo.viz.skeleton.render_poses`;
 - ``val/images``: a grid (:func:`motionzoo.viz.frames.frame_grid`) with the real crops in the
-  first row, then ``rgb->rgb`` reconstructions and ``3d->rgb`` renders when the model has them.
+  first row, then ``rgb->rgb`` reconstructions and ``3d->rgb`` renders when the model has them,
+  each row labelled in the image.
 
 The UMAP of the shared latent coloured by action and by modality is
 :class:`motionzoo.viz.latents.LatentUMAPCallback` (the model provides ``umap_latents``); add
@@ -51,10 +52,11 @@ class CrossModalPictureCallback(ValidationPictureCallback):
         if "rgb" not in pl_module.decoders:
             return
         real = batch["image"].to(pl_module.device)
+        sources = [source for source in ("rgb", "3d") if source in pl_module.encoders]
         rows = [real] + [
             pl_module.translate(source, "rgb", batch[pl_module.batch_keys[source]])
-            for source in ("rgb", "3d")
-            if source in pl_module.encoders
+            for source in sources
         ]
-        grid = frame_grid(torch.stack(rows).float())
+        labels = ["real crop"] + [f"{source} -> rgb" for source in sources]
+        grid = frame_grid(torch.stack(rows).float(), row_labels=labels)
         writer.add_image("val/images", grid, step, dataformats="HWC")

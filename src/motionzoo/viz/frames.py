@@ -1,21 +1,28 @@
 """Frame-sequence grids for TensorBoard: rows = sequences, columns = time steps.
 
 :func:`frame_grid` tiles frames (N, T, 3, H, W) in [-1, 1] into one uint8 RGB image
-``(N*H + (N+1)*pad, T*W + (T+1)*pad, 3)``; :class:`FrameGridCallback` logs such a grid of the
-first validation batch every few epochs, optionally above each sequence its reconstruction or any
-other sequences a model method returns; :class:`ImageVAEPictures` logs an image VAE's
-reconstructions and prior samples. Numpy and Pillow only (no torchvision).
+``(N*H + (N+1)*pad, T*W + (T+1)*pad, 3)``, with ``row_labels`` written in a white column on its
+left (what each row is: input, reconstruction, ...); :class:`FrameGridCallback` logs such a grid
+of the first validation batch every few epochs, optionally above each sequence its reconstruction
+or any other sequences a model method returns; :class:`ImageVAEPictures` logs an image VAE's
+reconstructions and prior samples. Numpy and Pillow only (no torchvision); text is drawn with
+matplotlib's bundled DejaVu Sans.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from functools import cache
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from einops import rearrange
-from PIL import Image
+from matplotlib import font_manager
+from PIL import Image, ImageDraw, ImageFont
+
+LABEL_FONT_PX = 11
 
 
 def to_uint8(
@@ -31,16 +38,49 @@ def to_uint8(
     return np.clip(np.rint((x - lo) / (hi - lo) * 255), 0, 255).astype(np.uint8)
 
 
+@cache
+def label_font(size: int = LABEL_FONT_PX) -> ImageFont.FreeTypeFont:
+    """The font of the row labels: DejaVu Sans, shipped with matplotlib."""
+    return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
+
+
+def label_rows(
+    image: np.ndarray, labels: Sequence[str], centres: Sequence[float], margin: int = 4
+) -> np.ndarray:
+    """``image`` (H, W, 3) uint8 with a white column on its left holding ``labels[i]`` (lines
+    split at newlines) right-aligned and centred on row ``centres[i]`` (pixels from the top)."""
+    if len(labels) != len(centres):
+        raise ValueError(f"{len(labels)} labels for {len(centres)} rows; expected one per row")
+    font = label_font()
+    width = max(
+        (int(font.getbbox(line)[2]) for label in labels for line in label.split("\n")), default=0
+    )
+    column = Image.new("RGB", (width + 2 * margin, image.shape[0]), "white")
+    draw = ImageDraw.Draw(column)
+    for label, centre in zip(labels, centres):
+        draw.multiline_text(
+            (width + margin, centre), label, fill="black", font=font, anchor="rm", align="right"
+        )
+    return np.concatenate([np.asarray(column), image], axis=1)
+
+
 def frame_grid(
     frames: torch.Tensor | np.ndarray,
     pad: int = 1,
     pad_value: int = 255,
     value_range: tuple[float, float] = (-1.0, 1.0),
+    row_labels: Sequence[str] | None = None,
 ) -> np.ndarray:
     """frames (N, T, C, H, W) (C = 1 or 3) -> grid (N*H + (N+1)*pad, T*W + (T+1)*pad, 3) uint8,
-    sequence n in row n, time step t in column t."""
+    sequence n in row n, time step t in column t; with ``row_labels`` (N strings) a column of
+    text on the left says what each row is (the grid is that much wider)."""
     if frames.ndim != 5:
         raise ValueError(f"expected frames (N, T, C, H, W); got shape {tuple(frames.shape)}")
+    if row_labels is not None and len(row_labels) != frames.shape[0]:
+        raise ValueError(
+            f"{len(row_labels)} row_labels for {frames.shape[0]} rows of frames; expected one "
+            "per row"
+        )
     x = to_uint8(frames, value_range)
     if x.shape[2] == 1:
         x = np.repeat(x, 3, axis=2)
@@ -50,7 +90,10 @@ def frame_grid(
     grid = np.full((n, t, h + pad, w + pad, 3), pad_value, np.uint8)
     grid[:, :, pad:, pad:] = rearrange(x, "n t c h w -> n t h w c")
     grid = rearrange(grid, "n t h w c -> (n h) (t w) c")
-    return np.pad(grid, ((0, pad), (0, pad), (0, 0)), constant_values=pad_value)
+    grid = np.pad(grid, ((0, pad), (0, pad), (0, 0)), constant_values=pad_value)
+    if row_labels is None:
+        return grid
+    return label_rows(grid, row_labels, [pad + (h + pad) * i + h / 2 for i in range(n)])
 
 
 def save_grid(
@@ -104,13 +147,16 @@ class FrameGridCallback(pl.Callback):
             self._frames = self.capture(pl_module, batch).detach()
 
     def grid(self, pl_module: pl.LightningModule, frames: torch.Tensor) -> np.ndarray:
-        """The image this callback logs for ``frames`` (N, T, 3, H, W)."""
+        """The image this callback logs for ``frames`` (N, T, 3, H, W): rows labelled
+        "sequence n" (and the method's name under each when there is a ``method``)."""
+        labels = [f"sequence {i + 1}" for i in range(len(frames))]
         if self.method is not None:
             with torch.no_grad():
                 out = getattr(pl_module, self.method)(frames).detach()
             t = max(frames.shape[1], out.shape[1])
             frames = interleave(*(_pad_time(x.to(frames.device), t) for x in (frames, out)))
-        return frame_grid(frames)
+            labels = [text for label in labels for text in (label, self.method)]
+        return frame_grid(frames, row_labels=labels)
 
     def pictures(
         self, pl_module: pl.LightningModule, frames: torch.Tensor
@@ -135,8 +181,9 @@ class ImageVAEPictures(FrameGridCallback):
     """An image VAE's pictures (:class:`~motionzoo.models.families.image_vae.ImageVAE`) of the
     first ``num_images`` images of the first validation batch (``pl_module.images(batch)``):
 
-    - ``val/reconstructions``: the images in the first row, their reconstructions below;
-    - ``val/samples``: two rows of ``num_images`` images decoded from z ~ N(0, I).
+    - ``val/reconstructions``: the images in the first row ("input"), their reconstructions
+      below ("reconstruction");
+    - ``val/samples``: two rows of ``num_images`` images decoded from z ~ N(0, I) (so labelled).
     """
 
     def __init__(self, num_images: int = 8, every_n_epochs: int = 1):
@@ -148,9 +195,12 @@ class ImageVAEPictures(FrameGridCallback):
     def pictures(self, pl_module, images: torch.Tensor) -> dict[str, np.ndarray]:
         n = len(images)
         samples = pl_module.generate(2 * n).reshape(2, n, *images.shape[1:])
+        reconstructions = torch.stack([images, pl_module.reconstruct(images)])
         return {
-            "val/reconstructions": frame_grid(torch.stack([images, pl_module.reconstruct(images)])),
-            "val/samples": frame_grid(samples),
+            "val/reconstructions": frame_grid(
+                reconstructions, row_labels=["input", "reconstruction"]
+            ),
+            "val/samples": frame_grid(samples, row_labels=["z ~ N(0, I)", "z ~ N(0, I)"]),
         }
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from motionzoo.viz.callback import ValidationPictureCallback
-from motionzoo.viz.motion import render_motion_strip, stack_strips
+from motionzoo.viz.motion import render_motion_strip, stack_strips, tile_strips
 
 
 def occlude_joints(
@@ -36,7 +36,7 @@ class ActionSamplesCallback(ValidationPictureCallback):
     """Draws ``samples_per_action`` samples ``generate(n, action=k)`` of every action k of a
     conditional model (``hparams.num_actions > 0``; one strip per sample, titled with the
     DataModule's ``action_names``), or ``samples_per_action`` unconditional samples, as one
-    TensorBoard image ``tag``."""
+    TensorBoard image ``tag`` of a page's aspect (:func:`~motionzoo.viz.motion.tile_strips`)."""
 
     def __init__(self, samples_per_action: int = 1, every: int = 5, tag: str = "samples/actions"):
         super().__init__(num_samples=1)
@@ -51,9 +51,10 @@ class ActionSamplesCallback(ValidationPictureCallback):
         strips = []
         for i, motion in enumerate(samples):
             k = i // n if num_actions else -1
-            title = names[k] if 0 <= k < len(names) else (f"action {k}" if k >= 0 else "sample")
+            what = names[k] if 0 <= k < len(names) else f"action {k}"
+            title = f"generated: {what}" if k >= 0 else f"prior sample {i + 1}"
             strips.append(render_motion_strip(motion, skeleton, every=self.every, title=title))
-        writer.add_image(self.tag, stack_strips(strips), trainer.global_step, dataformats="HWC")
+        writer.add_image(self.tag, tile_strips(strips), trainer.global_step, dataformats="HWC")
 
 
 class ImputationStripCallback(ValidationPictureCallback):
@@ -93,7 +94,9 @@ class ImputationStripCallback(ValidationPictureCallback):
             gap = f"occluded {occluded}, frames {self.frames[0]}-{self.frames[1] - 1}"
             for name, motion in (("mean-imputed", mean[i]), ("MAP", imputed[i])):
                 error = float((motion - truth[i]).square().sum())
-                title = f"{name} ({gap}): squared error {error:.3g} mm^2"
+                title = (
+                    f"{name} (colour) over truth (dotted), {gap}: squared error {error:.3g} mm^2"
+                )
                 strips.append(
                     render_motion_strip(
                         motion, skeleton, reference=truth[i], every=self.every, title=title

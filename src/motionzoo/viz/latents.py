@@ -7,10 +7,13 @@ A model opts in by defining::
         # [(z_image, {"action": a, "modality": zeros}), (z_pose2d, {"action": a, "modality": ones})]
 
 and, optionally, ``umap_label_names(name) -> list[str] | None`` for a legend (the motion VAEs
-give ``encode(motion)`` labelled by action). The callback collects codes (model in eval mode, no
-gradients) from the first validation batches (up to ``max_points``), embeds them all with one
-UMAP fit and logs one scatter per label name as ``umap/<name>``. Only the global-zero process
-draws.
+give ``encode(motion)`` labelled by action). The DataModule's ``label_names`` (batch key -> class
+names, e.g. AMASS's ``{"subset": ("CMU", ...)}``) add those batch keys as labels of every group
+of B codes, named in the legend. The callback collects codes (model in eval mode, no gradients)
+from the first validation batches (up to ``max_points``), embeds them all with one UMAP fit and
+logs one scatter per label that the data has (a label that is -1, unknown, everywhere, as
+AMASS's action, is not drawn) as ``umap/<name>``, with a legend naming the classes present.
+Only the global-zero process draws.
 """
 
 from __future__ import annotations
@@ -53,14 +56,21 @@ def render_scatter(
     title: str = "",
     size: float = 5.0,
 ) -> np.ndarray:
-    """points (N, 2), labels (N,) int -> (H, W, 3) uint8 scatter coloured by label, with legend."""
+    """points (N, 2), labels (N,) int -> (H, W, 3) uint8 scatter coloured by label, with a legend
+    naming each class present (``names[label]``; "unknown" for -1)."""
     labels = torch.as_tensor(labels).cpu().numpy().astype(int)
     values = np.unique(labels)
     colours = plt.get_cmap("tab20" if len(values) > 10 else "tab10")
     fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=80)
     for i, value in enumerate(values):
         chosen = labels == value
-        name = names[value] if names is not None and 0 <= value < len(names) else str(value)
+        name = (
+            "unknown"
+            if value < 0
+            else names[value]
+            if names is not None and value < len(names)
+            else str(value)
+        )
         ax.scatter(*points[chosen].T, s=size, color=colours(i % colours.N), label=name)
     ax.set_title(title)
     ax.set_xticks([])
@@ -99,8 +109,14 @@ class LatentUMAPCallback(pl.Callback):
             return
         if sum(len(c) for c in self._codes) >= self.max_points:
             return
+        extra = {
+            key: batch[key]
+            for key in getattr(trainer.datamodule, "label_names", {})
+            if key in batch
+        }
         with eval_mode(pl_module):
             for codes, labels in pl_module.umap_latents(batch):
+                labels = {**{k: v for k, v in extra.items() if len(v) == len(codes)}, **labels}
                 self._codes.append(codes.detach().float().cpu())
                 self._labels.append({k: v.detach().cpu() for k, v in labels.items()})
 
@@ -112,10 +128,14 @@ class LatentUMAPCallback(pl.Callback):
         if len(codes) < 4:
             return
         points = embed_umap(codes, seed=self.seed)
-        legend = getattr(pl_module, "umap_label_names", lambda name: None)
+        model_names = getattr(pl_module, "umap_label_names", lambda name: None)
+        data_names = getattr(trainer.datamodule, "label_names", {})
         writer = trainer.logger.experiment
         for name in sorted(names):
             labels = torch.cat([labels[name] for labels in self._labels])
-            image = render_scatter(points, labels, legend(name), title=f"UMAP by {name}")
+            if (labels < 0).all():
+                continue  # a label this data does not have
+            legend = model_names(name) or data_names.get(name)
+            image = render_scatter(points, labels, legend, title=f"UMAP by {name}")
             writer.add_image(f"umap/{name}", image, trainer.global_step, dataformats="HWC")
         self._codes, self._labels = [], []

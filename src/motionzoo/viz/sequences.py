@@ -8,6 +8,8 @@ and, when the model is action-conditional (it has ``num_actions`` and ``image_to
 end of every ``every_n_epochs``-th validation epoch it logs, for ``num_sequences`` validation
 sequences spread over the validation set:
 
+Every row is labelled in the image (a text column on the left).
+
 - ``{prefix}/reconstruction_generation``: per sequence three rows, the original, its
   reconstruction, and a sequence generated with its content and motion from the prior (action
   ``i % num_actions`` for sequence i when the model is conditional), ``length`` frames;
@@ -35,6 +37,11 @@ def _rows(*sequences: torch.Tensor) -> torch.Tensor:
     """Interleave (N, T_i, C, H, W) tensors row by row, padding them to the longest T."""
     t = max(x.shape[1] for x in sequences)
     return interleave(*(_pad_time(x, t) for x in sequences))
+
+
+def _labelled(labels: list[list[str]], *sequences: torch.Tensor):
+    """(rows of :func:`_rows`, one label per row): ``labels[n][k]`` names row k of group n."""
+    return _rows(*sequences), [label for group in labels for label in group]
 
 
 class SequenceModelCallback(ValidationPictureCallback):
@@ -78,23 +85,47 @@ class SequenceModelCallback(ValidationPictureCallback):
         with eval_mode(pl_module):
             images = self.pictures(pl_module, frames)
         for writer in writers:
-            for tag, rows in images.items():
-                writer.add_image(tag, frame_grid(rows), trainer.global_step, dataformats="HWC")
+            for tag, (rows, labels) in images.items():
+                image = frame_grid(rows, row_labels=labels)
+                writer.add_image(tag, image, trainer.global_step, dataformats="HWC")
 
-    def pictures(self, model, frames: torch.Tensor) -> dict[str, torch.Tensor]:
-        """tag -> rows (N, T, 3, H, W) of the pictures for ``frames`` (N, T, 3, H, W)."""
+    def pictures(self, model, frames: torch.Tensor) -> dict[str, tuple[torch.Tensor, list[str]]]:
+        """tag -> (rows (R, T, 3, H, W), R row labels) of the pictures for ``frames``
+        (N, T, 3, H, W); sequence i is called "i" in the labels (1-based)."""
         n, t = frames.shape[:2]
         length = self.length or t
         k = getattr(model, "num_actions", None)
+        names = getattr(model, "action_names", None) or [f"action {j}" for j in range(k or 0)]
         action = None if k is None else torch.arange(n, device=frames.device) % k
         generated = model.generate(n, action=action, length=length, content_frames=frames)
         partner = frames.roll(-1, 0)
         ab, ba = model.swap_motion(frames, partner)
+        ids = [(i + 1, (i + 1) % n + 1) for i in range(n)]
+        prior = [f"{i}'s content, prior motion" for i, _ in ids]
+        if k is not None:
+            prior = [f"{text}:\n{names[(i - 1) % k]}" for text, (i, _) in zip(prior, ids)]
         images = {
-            f"{self.prefix}/reconstruction_generation": _rows(
-                frames, model.reconstruct(frames), generated
+            f"{self.prefix}/reconstruction_generation": _labelled(
+                [[f"sequence {i}", f"{i} reconstructed", p] for (i, _), p in zip(ids, prior)],
+                frames,
+                model.reconstruct(frames),
+                generated,
             ),
-            f"{self.prefix}/motion_swap": _rows(frames, partner, ab, ba),
+            f"{self.prefix}/motion_swap": _labelled(
+                [
+                    [
+                        f"sequence {a}",
+                        f"sequence {b}",
+                        f"{a}'s content, {b}'s motion",
+                        f"{b}'s content, {a}'s motion",
+                    ]  # fmt: skip
+                    for a, b in ids
+                ],
+                frames,
+                partner,
+                ab,
+                ba,
+            ),
         }
         if k is not None and hasattr(model, "image_to_sequence"):
             # every first frame once per action: (N*K, 3, H, W), action k for row k
@@ -102,5 +133,12 @@ class SequenceModelCallback(ValidationPictureCallback):
             actions = torch.arange(k, device=frames.device).repeat(n)
             out = model.image_to_sequence(first, actions, length)
             out = rearrange(out, "(n k) l c h w -> k n l c h w", k=k)
-            images[f"{self.prefix}/image_to_sequence"] = _rows(frames, *out)
+            images[f"{self.prefix}/image_to_sequence"] = _labelled(
+                [
+                    [f"sequence {i}"] + [f"{i}'s frame 1 + {name}" for name in names[:k]]
+                    for i, _ in ids
+                ],  # fmt: skip
+                frames,
+                *out,
+            )
         return images

@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 from mpl_toolkits.mplot3d.art3d import Line3DCollection  # noqa: E402
 
 from motionzoo.skeleton import Skeleton  # noqa: E402
@@ -45,14 +46,15 @@ def render_poses(
     """Draw N 3D poses in a row; ``reference`` (same shape) is drawn dashed grey underneath.
 
     poses: (N, J, 3) mm. ``camera_frame`` poses have y pointing down and z forward (camera
-    coordinates), and are drawn upright.
+    coordinates), and are drawn upright. The axes are in mm with ticks, named after the data's
+    coordinates.
     Returns an (H, W, 3) uint8 image.
     """
     poses = np.asarray(torch.as_tensor(poses).detach().float().cpu())
     if reference is not None:
         reference = np.asarray(torch.as_tensor(reference).detach().float().cpu())
     n = len(poses)
-    fig = plt.figure(figsize=(size * n, size), dpi=80)
+    fig = plt.figure(figsize=(size * n, size), dpi=100)
     child, parent = np.array(skeleton.edges).T
     colours = bone_colours(skeleton)
 
@@ -60,6 +62,9 @@ def render_poses(
         # camera (x right, y down, z forward) -> plot (x, depth, up)
         return np.stack([p[..., 0], p[..., 2], -p[..., 1]], -1) if camera_frame else p
 
+    axis_names = (
+        ("x mm", "z mm (depth)", "-y mm (up)") if camera_frame else ("x mm", "y mm", "z mm")
+    )
     span = np.abs(np.concatenate([poses, reference]) if reference is not None else poses).max()
     span = max(float(span), 1.0)
     for i in range(n):
@@ -75,9 +80,11 @@ def render_poses(
         ax.set(xlim=(-span, span), ylim=(-span, span), zlim=(-span, span))
         ax.set_box_aspect((1, 1, 1))
         ax.view_init(elev=15, azim=-70)
-        ax.set_xticklabels([])
-        ax.set_yticklabels([])
-        ax.set_zticklabels([])
+        for axis, name in zip((ax.xaxis, ax.yaxis, ax.zaxis), axis_names):
+            axis.set_major_locator(MaxNLocator(4, symmetric=True))
+            axis.set_tick_params(labelsize=6, pad=0)
+            axis.set_label_text(name, fontsize=7)
+            axis.labelpad = -6
         if titles:
             ax.set_title(titles[i], fontsize=8)
     fig.tight_layout()

@@ -308,6 +308,18 @@ H36M_16 = Skeleton(
     ),
 )
 
+# The tables of the public GraphSH port (tamasino52/GraphSH ``models/graph_sh.py``) where they
+# differ from H36M_16's, kept only to run its weights (``GraphSH(port_leg_swap=True,
+# port_coarse_graph=True)``). Its unpooling 8 -> 16 (``inv_mid``) copies coarse node 0 (right
+# knee/foot) to the LEFT knee and foot and node 1 to the right ones, although pooling grouped
+# them the other way; its 4-node graph (``adj_low``) is the chain legs - hips/torso - arms -
+# thorax/head+shoulders, joining the torso to the arms and the arms to the shoulders' group.
+H36M_16_PORT_UNPOOL_GROUPS = (
+    ((5, 6), (2, 3), *H36M_16.pool_groups[0][2:]),
+    H36M_16.pool_groups[1],
+)
+H36M_16_PORT_COARSE_EDGES = (H36M_16.coarse_edges[0], ((0, 1), (1, 2), (2, 3)))
+
 # The 15 Human3.6M actions in their canonical (file) spelling, the order of VideoPose3D /
 # 3d-pose-baseline tables; the index is the zoo's action label.
 H36M_ACTIONS = (

@@ -1,13 +1,18 @@
 """DSVAE (Li & Mandt 2018): shapes, the ELBO's KL terms against torch.distributions, the prior's
-teacher forcing against a step-by-step LSTM, motion swap, training, save/load, configs."""
+teacher forcing against a step-by-step LSTM, motion swap, training, save/load, configs, the
+reference layout and the options reproducing the reference's defects (equality with the
+reference itself: tests/convert/test_dsvae.py)."""
 
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from torch.distributions import Normal, kl_divergence
 
+from motionzoo.models.baselines import dsvae as dsvae_module
 from motionzoo.models.baselines.dsvae import DSVAE
+from motionzoo.nn.distributions import gaussian_kl
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "dsvae"
 TINY = dict(f_dim=6, z_dim=3, hidden_dim=8, encoder_channels=[4, 4, 4], encoder_strides=[2, 2, 2],
@@ -168,9 +173,9 @@ def test_configs_build_through_the_cli(name, tmp_path, monkeypatch):
     assert isinstance(cli.model, DSVAE)
     assert cli.trainer.checkpoint_callback.monitor == "val/loss"
     assert any(isinstance(c, SequenceModelCallback) for c in cli.trainer.callbacks)
-    if name == "sprites":  # the paper's widths
+    if name == "sprites":  # the paper's widths: the reference network (tests/convert/test_dsvae.py)
         params = sum(p.numel() for p in cli.model.parameters())
-        assert cli.model.hparams.f_dim == 256 and 170e6 < params < 190e6
+        assert cli.model.hparams.f_dim == 256 and params == 178_231_689
 
 
 def test_fast_dev_run_through_the_cli(tmp_path, monkeypatch):
@@ -192,3 +197,56 @@ def test_fast_dev_run_through_the_cli(tmp_path, monkeypatch):
     assert {"train/loss", "train/kl_z", "val/loss", "val/ssim", "val/psnr", "val/mse"} <= logged
     assert -1 <= cli.trainer.callback_metrics["val/ssim"] <= 1
     assert not (Path.cwd() / "checkpoints").exists() or Path.cwd() == tmp_path
+
+
+def test_reference_layout_moves_parameters_where_the_reference_has_them():
+    """At the paper's widths our default network has 12,538 parameters more than the reference:
+    7,168 fewer in the encoder (no biases before BatchNorm: 4 x 256 conv + 4096 + 2048 FC) and
+    19,706 more in the decoder (BatchNorm scale and shift instead of a bias in both FC layers,
+    20,480; no conv biases before BatchNorm, -768; no BatchNorm before the tanh, -6)."""
+    init_args = yaml.safe_load((CONFIGS / "sprites.yaml").read_text())["model"]["init_args"]
+    with torch.device("meta"):  # shapes only
+        paper, ours = DSVAE(**init_args), DSVAE()
+
+    def count(module):
+        return sum(p.numel() for p in module.parameters())
+
+    assert count(ours.encoder) - count(paper.encoder) == -7_168
+    assert count(ours.decoder) - count(paper.decoder) == 19_706
+    assert count(ours) - count(paper) == 12_538
+    fc = [type(m).__name__ for m in paper.decoder.fc]
+    assert fc == ["Linear", "Identity", "LeakyReLU"] * 2
+    assert isinstance(paper.decoder.conv[-2], torch.nn.BatchNorm2d)  # before the tanh
+
+
+def test_leaky_content_heads_is_the_leaky_relu_of_the_affine_heads():
+    affine, leaky = tiny(), tiny(leaky_content_heads=True)
+    x = frames()
+    with torch.no_grad():
+        h = affine.features(x)
+        mu, logvar = affine.content_posterior(h)
+        leaky_mu, leaky_logvar = leaky.content_posterior(h)
+    torch.testing.assert_close(leaky_mu, torch.nn.functional.leaky_relu(mu, 0.2))
+    torch.testing.assert_close(leaky_logvar, torch.nn.functional.leaky_relu(logvar, 0.2))
+    assert (mu < 0).any() and not torch.allclose(mu, leaky_mu)
+
+
+def test_free_running_prior_takes_kl_z_against_the_prior_chain(monkeypatch):
+    """The reference's KL_z: the prior's own chain (its means in eval mode), whatever the
+    posterior; the paper's (default) conditions on the posterior's z_<t."""
+    free, forced = tiny(free_running_prior=True).eval(), tiny().eval()
+    monkeypatch.setattr(dsvae_module, "reparameterize", lambda mu, logvar: mu)
+    x = frames()
+    with torch.no_grad():
+        h = free.features(x)
+        z_mu, z_logvar = free.motion_posterior(h, free.content_posterior(h)[0])
+        p_mu, p_logvar, p_z = free.unroll_prior(3, 5, sample=False)
+        expected = gaussian_kl(z_mu, z_logvar, p_mu, p_logvar).sum((1, 2)).mean()
+        torch.testing.assert_close(free.loss_terms(x)["kl_z"], expected)
+        torch.testing.assert_close(p_z, p_mu)  # the chain feeds its means back
+        torch.testing.assert_close(free.prior(p_z), (p_mu, p_logvar))
+        assert not torch.allclose(forced.loss_terms(x)["kl_z"], expected)
+    monkeypatch.undo()
+    torch.manual_seed(0)
+    drawn = free.unroll_prior(3, 5)[2]  # sample=True: draws
+    assert not torch.allclose(drawn, p_mu)

@@ -1,9 +1,11 @@
 """GraphSH: the paper's parameter counts, shapes, a Lightning fit that lowers the loss and a test
 that prints / logs the per-action table, save/load round trips, ``lift`` from pixels, the
-learning-rate schedule, and the configs."""
+learning-rate schedule, the configs, and the public port's tables behind ``port_*`` options
+(equality with the port itself: tests/convert/test_graphsh.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -16,7 +18,9 @@ from torch.utils.data import DataLoader
 from motionzoo.data.base import ArrayDataset, collate_batch
 from motionzoo.geometry.camera import h36m_cameras, normalize_screen_coordinates
 from motionzoo.models.families.lifting import count_parameters
-from motionzoo.models.graphsh import GraphSH
+from motionzoo.models.graphsh import GraphSH, GraphSHNet
+from motionzoo.nn.graph import graph_conv
+from motionzoo.skeleton import H36M_16
 from motionzoo.trainer import make_trainer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -157,3 +161,52 @@ def test_configs_build_the_papers_setting(name, tmp_path, monkeypatch):
     assert cli.model.hparams.lr_decay_steps == 20_000
     assert cli.trainer.gradient_clip_val == 1.0
     assert cli.datamodule.num_joints == 16 and cli.datamodule.hparams.batch_size == 256
+    assert not cli.model.hparams.port_leg_swap and not cli.model.hparams.port_coarse_graph
+
+
+def unpooled_group(model: GraphSH) -> torch.Tensor:
+    """For each of the 16 joints, the 8-node group whose feature the first unpooling copies."""
+    coarse = torch.arange(8.0)[:, None, None]  # (8, B=1, C=1): node k carries k
+    return model.net.hourglasses[0].unpool[0](coarse).flatten().long()
+
+
+def test_unpooling_reads_the_pooling_table_and_port_leg_swap_the_ports():
+    groups = H36M_16.pool_groups[0]  # coarse 0: (RKnee, RFoot), 1: (LKnee, LFoot)
+    paper = unpooled_group(GraphSH(conv="vanilla", hidden=16, num_stacks=1))
+    assert all((paper[list(group)] == k).all() for k, group in enumerate(groups))
+    port = unpooled_group(GraphSH(conv="vanilla", hidden=16, num_stacks=1, port_leg_swap=True))
+    # the port's inv_mid: [3, 2, 1, 1, 2, 0, 0, 3, 4, 4, 7, 6, 6, 7, 5, 5]
+    assert port.tolist() == [3, 2, 1, 1, 2, 0, 0, 3, 4, 4, 7, 6, 6, 7, 5, 5]
+    assert (port != paper).nonzero().flatten().tolist() == [2, 3, 5, 6]  # the knees and feet
+
+
+def coarse_edges(model: GraphSH) -> set[tuple[int, int]]:
+    """Edges (i < j) of the 4-node graph the hourglasses convolve over."""
+    a = model.net.hourglasses[0].down[2].conv.adjacency
+    return {(i, j) for i, j in (a > 0).nonzero().tolist() if i < j}
+
+
+def test_the_coarse_graph_is_the_finer_graph_pooled_and_port_coarse_graph_the_ports_chain():
+    # the 8-node graph's edges between different 4-node groups, through the pooling table
+    group = {j: k for k, members in enumerate(H36M_16.pool_groups[1]) for j in members}
+    pooled = {
+        tuple(sorted((group[i], group[j])))
+        for i, j in H36M_16.coarse_edges[0]
+        if group[i] != group[j]
+    }
+    paper = GraphSH(conv="vanilla", hidden=16, num_stacks=1)
+    assert coarse_edges(paper) == pooled == {(0, 1), (1, 3), (2, 3)}  # arms at the shoulders
+    port = GraphSH(conv="vanilla", hidden=16, num_stacks=1, port_coarse_graph=True)
+    assert coarse_edges(port) == {(0, 1), (1, 2), (2, 3)}  # the port's adj_low: arms at the torso
+
+
+def test_port_options_belong_to_the_h36m_16_tables():
+    other = dataclasses.replace(H36M_16, name="h36m_16_variant")
+    with pytest.raises(ValueError, match="port's tables of the 'h36m_16' skeleton"):
+        GraphSHNet(other, "vanilla", 16, 1, 0.0, 8, None, port_leg_swap=True)
+
+
+@pytest.mark.parametrize("conv", ["convstyle", "nosharing"])
+def test_convs_without_a_coupled_form_refuse_decouple(conv):
+    with pytest.raises(ValueError, match="no coupled / decoupled choice"):
+        graph_conv(conv, 2, 4, H36M_16.adjacency(), decouple=True)

@@ -58,6 +58,52 @@ def test_dct_truncation():
     assert model.reconstruct(motion()).shape == (5, 8, 4, 3)
 
 
+@pytest.mark.parametrize("transposed_dct", [False, True])
+@pytest.mark.parametrize("raw_reshape", [False, True])
+def test_features_round_trip_under_the_reference_layouts(transposed_dct, raw_reshape):
+    """The reference's layouts (tests/convert/test_generative_imputation.py) are invertible:
+    features -> motion gives the motion back."""
+    model = tiny(transposed_dct=transposed_dct, raw_reshape=raw_reshape)
+    x = motion(2)
+    h = model.to_features(x)
+    torch.testing.assert_close(model.to_motion(h), x, rtol=1e-5, atol=1e-3)
+    if raw_reshape:  # node n holds entries n*T .. n*T + T - 1 of the flattened window
+        torch.testing.assert_close(model.to_nodes(x)[:, 1], x.flatten(1)[:, 8:16] / 100)
+
+
+def test_unused_top_residual_adds_parameters_not_function():
+    ours, with_unused = tiny(), tiny(unused_top_residual=True)
+    extra = {k: v for k, v in with_unused.state_dict().items() if k not in ours.state_dict()}
+    assert sorted(extra) == [
+        "enc_gate.2.alpha",
+        "enc_residual.2.S",
+        "enc_residual.2.W",
+        "enc_residual.2.b",
+    ]
+    with_unused.load_state_dict({**ours.state_dict(), **extra})
+    with torch.no_grad():
+        extra["enc_residual.2.W"].normal_()
+        x = motion(2)
+        torch.testing.assert_close(
+            with_unused(x, sample=False)["mu"], ours(x, sample=False)["mu"], rtol=0, atol=0
+        )
+
+
+@pytest.mark.parametrize("centre", [True, False])
+def test_centre_false_keeps_raw_millimetres_at_fit_start(centre):
+    """The paper config (``centre=False``) takes the DataModule's std and train mean but not
+    its mean pose as offset: model units stay the reference's raw millimetres."""
+    from types import SimpleNamespace
+
+    model = tiny(centre=centre, scale_mm=1.0)
+    mean = torch.full((4, 3), 7.0)
+    dm = SimpleNamespace(mean=mean, train_mean=torch.ones(8, 4, 3), std=torch.full((4, 3), 3.0))
+    model._trainer = SimpleNamespace(datamodule=dm)
+    model.on_fit_start()
+    torch.testing.assert_close(model.offset, mean if centre else torch.zeros(4, 3))
+    torch.testing.assert_close(model.std, dm.std)
+
+
 def test_likelihood_is_the_time_domain_density():
     """A diagonal Gaussian on orthonormal DCT coefficients = the time-domain Gaussian with
     covariance D^T diag(var) D (|det D| = 1): the likelihood is consistent in both domains."""

@@ -7,6 +7,9 @@ chosen from the weights' shapes; ``save_converted`` writes it as a zoo weights f
 ``motionzoo test --ckpt_path`` read. One module per reference, each with its ``SOURCES``:
 
 - ``semgcn``, ``martinez``: garyzhao/SemGCN (``motionzoo.convert.semgcn``).
+- ``graphsh-<gcn>`` (one per ``--gcn``): tamasino52/GraphSH (``motionzoo.convert.graphsh``).
+- ``dsvae``: yatindandi/Disentangled-Sequential-Autoencoder (``motionzoo.convert.dsvae``).
+- ``hgvae``: bouracha/generative_imputation @31de49e (``motionzoo.convert.generative_imputation``).
 
 Every reference key is used and every key of ours is filled; a missing or extra key, or a tensor
 of the wrong shape, is a ``ValueError`` naming the reference key and both shapes. Equality with
@@ -25,13 +28,16 @@ from typing import Any
 
 import pytorch_lightning as pl
 
-from motionzoo.convert import semgcn
+from motionzoo.convert import dsvae, generative_imputation, graphsh, semgcn
 from motionzoo.convert._core import Source, apply, read_checkpoint, save_converted
 
 __all__ = ["SOURCES", "Source", "convert", "main", "read_checkpoint", "save_converted"]
 
 SOURCES: dict[str, Source] = {
     **semgcn.SOURCES,
+    **graphsh.SOURCES,
+    **dsvae.SOURCES,
+    **generative_imputation.SOURCES,
 }
 
 

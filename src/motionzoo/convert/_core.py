@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 
@@ -47,6 +48,15 @@ def stacked(i: int) -> Transform:
 # ---------------------------------------------------------------------------------------------
 
 
+#: What a weights-only load may rebuild besides tensors: numpy scalars, as training scripts save
+#: their losses (DSVAE's ``trainer.py``: ``np.mean``), pickled under numpy 1.x or 2.x names.
+NUMPY_SCALARS = [
+    np._core.multiarray.scalar,
+    (np._core.multiarray.scalar, "numpy.core.multiarray.scalar"),
+    np.dtype,
+    np.dtypes.Float64DType,
+    np.dtypes.Float32DType,
+]
 #: Leaves of our state_dict that are derived from the skeleton, not learnt (graph convs).
 DERIVED = ("adjacency", "mask")
 
@@ -75,7 +85,8 @@ def read_checkpoint(checkpoint: Any) -> tuple[dict[str, torch.Tensor], dict[str,
     ``.pth.tar``) or a bare state_dict -> (state_dict, the script's epoch / error / step / lr)."""
     if isinstance(checkpoint, (str, os.PathLike)):
         try:
-            checkpoint = torch.load(checkpoint, map_location="cpu", weights_only=True)
+            with torch.serialization.safe_globals(NUMPY_SCALARS):
+                checkpoint = torch.load(checkpoint, map_location="cpu", weights_only=True)
         except FileNotFoundError:
             raise
         except Exception as error:
@@ -85,7 +96,7 @@ def read_checkpoint(checkpoint: Any) -> tuple[dict[str, torch.Tensor], dict[str,
     meta: dict[str, Any] = {}
     if isinstance(checkpoint.get("state_dict"), Mapping):
         meta = {k: checkpoint[k] for k in ("epoch", "error", "step", "lr") if k in checkpoint}
-        meta = {k: v.item() if isinstance(v, torch.Tensor) else v for k, v in meta.items()}
+        meta = {k: v.item() if isinstance(v, (torch.Tensor, np.generic)) else v for k, v in meta.items()}
         checkpoint = checkpoint["state_dict"]
     bad = [k for k, v in checkpoint.items() if not isinstance(v, torch.Tensor)]
     if bad:

@@ -13,6 +13,11 @@ dropout 0.25; MSE, Adam 1e-4 x0.92 every 20,000 steps, batch 256, gradient norm 
 | ``vanilla``        | coupled (one shared W: Â X W)            | 224,907   | 0.22M |
 | ``semantic``       | decoupled self / neighbour W (SemGCN)    | 438,657   | 0.44M |
 | ``preagg``         | decoupled, per-node W                    | 3,685,899 | 3.70M |
+
+Every ``--gcn`` of the public port (tamasino52/GraphSH) is a ``conv`` / ``decouple`` here, its
+parameter count equal to the unit (``tests/convert/test_graphsh.py``); ``motionzoo convert
+--from graphsh-<gcn>`` reads its checkpoints. The port differs from the paper's model in two
+tables, reproduced only by ``port_leg_swap`` and ``port_coarse_graph`` (docs/models/graphsh.md).
 """
 
 from __future__ import annotations
@@ -25,16 +30,25 @@ from torch import nn
 from motionzoo.models.families.lifting import GraphLifter
 from motionzoo.nn.graph import GraphConvBNReLUDropout
 from motionzoo.nn.hourglass import GraphHourglass, SqueezeExcitation
-from motionzoo.skeleton import Skeleton, edges_to_adjacency
+from motionzoo.skeleton import (
+    H36M_16,
+    H36M_16_PORT_COARSE_EDGES,
+    H36M_16_PORT_UNPOOL_GROUPS,
+    Skeleton,
+    edges_to_adjacency,
+)
 
 
-def scale_adjacencies(skeleton: Skeleton) -> list[torch.Tensor]:
-    """Row-normalised D^-1 (A + I) of the skeleton and of each pooled graph, finest first."""
+def scale_adjacencies(
+    skeleton: Skeleton, coarse_edges: tuple[tuple[tuple[int, int], ...], ...] | None = None
+) -> list[torch.Tensor]:
+    """Row-normalised D^-1 (A + I) of the skeleton and of each pooled graph (edges
+    ``coarse_edges``, default the skeleton's), finest first."""
     if not skeleton.pool_groups:
         raise ValueError(f"skeleton {skeleton.name!r} has no pooling groups (GraphSH needs them)")
     coarse = [
         edges_to_adjacency(edges, len(groups))
-        for edges, groups in zip(skeleton.coarse_edges, skeleton.pool_groups)
+        for edges, groups in zip(coarse_edges or skeleton.coarse_edges, skeleton.pool_groups)
     ]
     return [skeleton.adjacency(), *coarse]
 
@@ -56,11 +70,21 @@ class GraphSHNet(nn.Module):
         se_reduction: int,
         decouple: bool | None,
         fused_kernels: bool = True,
+        port_leg_swap: bool = False,
+        port_coarse_graph: bool = False,
     ):
         super().__init__()
         if hidden % num_stacks:
             raise ValueError(f"hidden={hidden} must divide by num_stacks={num_stacks}")
-        adjacencies = scale_adjacencies(skeleton)
+        if (port_leg_swap or port_coarse_graph) and skeleton.name != H36M_16.name:
+            raise ValueError(
+                f"port_leg_swap / port_coarse_graph reproduce the GraphSH port's tables of the "
+                f"{H36M_16.name!r} skeleton; got skeleton {skeleton.name!r}"
+            )
+        adjacencies = scale_adjacencies(
+            skeleton, H36M_16_PORT_COARSE_EDGES if port_coarse_graph else None
+        )
+        unpool_groups = H36M_16_PORT_UNPOOL_GROUPS if port_leg_swap else None
         widths = [hidden, hidden * 3 // 2, hidden * 2][: len(adjacencies)]
         widths += [widths[-1]] * (len(adjacencies) - len(widths))
         self.input = GraphConvBNReLUDropout(
@@ -68,7 +92,14 @@ class GraphSHNet(nn.Module):
         )
         self.hourglasses = nn.ModuleList(
             GraphHourglass(
-                adjacencies, skeleton.pool_groups, widths, conv, dropout, decouple, fused_kernels
+                adjacencies,
+                skeleton.pool_groups,
+                widths,
+                conv,
+                dropout,
+                decouple,
+                fused_kernels,
+                unpool_groups,
             )
             for _ in range(num_stacks)
         )
@@ -94,7 +125,9 @@ class GraphSH(GraphLifter):
 
     Args:
         conv: graph convolution: ``"preagg"`` (paper's best, 3.70M params), ``"semantic"``
-            (SemGConv, 0.44M) or ``"vanilla"`` (Kipf, 0.22M).
+            (SemGConv, 0.44M) or ``"vanilla"`` (Kipf, 0.22M); the port's other ``--gcn``
+            choices: ``"postagg"``, ``"convstyle"``, ``"nosharing"``, ``"modulated"``
+            (``motionzoo.nn.graph``).
         hidden: C = 64 -> hourglass channels 64 / 96 / 128.
         num_stacks: N stacked hourglasses (4); each contributes C // N intermediate channels.
         dropout: after every GConv's ReLU, input layer included as in the public code (0.25).
@@ -103,6 +136,12 @@ class GraphSH(GraphLifter):
             for semantic and preagg (the settings giving the paper's parameter counts).
         fused_kernels: the fused CPU kernels of ``motionzoo.nn.kernels`` (BatchNorm -> ReLU ->
             Dropout as one node, pair-max pooling); ``False``: plain PyTorch, the same model.
+        port_leg_swap: unpool 8 -> 16 nodes as the public port does, the right lower leg's
+            coarse feature to the left knee and foot and vice versa (its defect; only to run
+            its weights, ``H36M_16_PORT_UNPOOL_GROUPS``).
+        port_coarse_graph: the port's 4-node graph, a chain legs - hips/torso - arms -
+            thorax/head+shoulders (its defect: the arms hang on the torso; only to run its
+            weights, ``H36M_16_PORT_COARSE_EDGES``).
         kwargs: ``lr``, ``lr_decay``, ``lr_decay_steps``, ``skeleton`` (one with pooling
             groups), ``pose_scale``, ``action_names`` of :class:`GraphLifter`.
     """
@@ -116,9 +155,20 @@ class GraphSH(GraphLifter):
         se_reduction: int = 8,
         decouple: bool | None = None,
         fused_kernels: bool = True,
+        port_leg_swap: bool = False,
+        port_coarse_graph: bool = False,
         **kwargs: Any,
     ):
         super().__init__(conv, **kwargs)
         self.net = GraphSHNet(
-            self.skeleton, conv, hidden, num_stacks, dropout, se_reduction, decouple, fused_kernels
+            self.skeleton,
+            conv,
+            hidden,
+            num_stacks,
+            dropout,
+            se_reduction,
+            decouple,
+            fused_kernels,
+            port_leg_swap,
+            port_coarse_graph,
         )

@@ -10,9 +10,16 @@ the top-down decoder keeps an (N, R) stream: z0 enters by a GCL, then per lower 
 ``stream += ReZero(GCB(stream))``, posterior [GCL(stream); activation] -> GCB -> head, prior
 GCB(stream) -> head, ``stream += ReZero(prior)``, ``stream += ReZero(GCL(z))``; KL analytic.
 p(x|z): diagonal Gaussian on the DCT coefficients, learned variance; the DCT is orthonormal, so
-this is the time-domain density with covariance D^T diag(var) D (the reference uses the DCT
-variance as a time-domain one). Deviation: GCL bias per node and feature (reference: per feature).
-Conditional models append the action one-hot to z0. Parameter counts: docs/models/hgvae.md.
+this is the time-domain density with covariance D^T diag(var) D. Conditional models append the
+action one-hot to z0. Parameter counts: docs/models/hgvae.md.
+
+The paper config (configs/hgvae/amass.yaml) is bouracha/generative_imputation's ``HGVAE`` to the
+parameter: ``node_bias=False``, ``resize_activation=False``, ``unused_top_residual=True``, raw
+millimetres (``scale_mm=1``, ``centre=False``). Three options reproduce the reference's defects
+so that its published weights compute what they computed there (``motionzoo convert --from
+generative_imputation``; off in the paper config): ``transposed_dct`` (its "DCT" is ``x @ D``,
+the DCT-III), ``time_domain_likelihood`` (the IDCT of mu against the time-domain input, under the
+DCT-domain variance), ``raw_reshape`` (its loader's raw ``(T, J, 3) -> (J*3, T)`` reshape).
 """
 
 from __future__ import annotations
@@ -33,15 +40,29 @@ DEFAULT_LEVELS = ((None, 128), (24, 128), (8, 128), (1, 256))
 class TopDownLevel(nn.Module):
     """One lower level of the top-down decoder (stream (B, N, R) -> stream, z (B, n, f))."""
 
-    def __init__(self, n: int, f: int, nodes: int, residual: int, dropout: float, node_map):
+    def __init__(
+        self,
+        n: int,
+        f: int,
+        nodes: int,
+        residual: int,
+        dropout: float,
+        node_map,
+        node_bias: bool = True,
+        activation: bool = True,  # of the GCLs resizing the stream to the level and back
+    ):
         super().__init__()
-        self.stream_block, self.stream_gate = GraphConvBlock(nodes, residual, dropout), ReZero()
-        self.posterior_in = GraphConvLayer(nodes, n, residual, f, node_map=node_map(nodes, n))
-        self.posterior_block = GraphConvBlock(n, 2 * f, dropout)
-        self.posterior = GraphGaussianHead(n, n, 2 * f, f)
-        self.prior_block, self.prior_gate = GraphConvBlock(nodes, residual, dropout), ReZero()
-        self.prior = GraphGaussianHead(nodes, n, residual, f, node_map=node_map(nodes, n))
-        self.z_in = GraphConvLayer(n, nodes, f, residual, node_map=node_map(n, nodes))
+        bias, gcl = node_bias, {"node_bias": node_bias, "activation": activation}
+        self.stream_block = GraphConvBlock(nodes, residual, dropout, bias)
+        self.stream_gate = ReZero()
+        self.posterior_in = GraphConvLayer(
+            nodes, n, residual, f, node_map=node_map(nodes, n), **gcl
+        )
+        self.posterior_block = GraphConvBlock(n, 2 * f, dropout, bias)
+        self.posterior = GraphGaussianHead(n, n, 2 * f, f, node_bias=bias)
+        self.prior_block, self.prior_gate = GraphConvBlock(nodes, residual, dropout, bias), ReZero()
+        self.prior = GraphGaussianHead(nodes, n, residual, f, node_map(nodes, n), bias)
+        self.z_in = GraphConvLayer(n, nodes, f, residual, node_map=node_map(n, nodes), **gcl)
         self.z_gate = ReZero()
 
 
@@ -68,6 +89,20 @@ class HGVAE(MotionVAE):
         fixed_variance_epochs: for the first epochs the output log-variance is 0 (unit variance
             in model units, the reference's ``--output_variance`` off).
         action_names: names of the action indices (None: the fitted DataModule's).
+        node_bias: GCL bias per node and feature (ours, DESIGN.md) or per feature (reference).
+        resize_activation: GELU after the GCLs that resize between levels (encoder reductions,
+            posterior input, z0 and z inputs; ours) or linear ones (reference).
+        unused_top_residual: also build the reference's residual GCL and ReZero above the top
+            encoder level, whose output it never uses: parameters (and its checkpoint's keys)
+            only, no function.
+        centre: centre on the train mean pose at fit start (ours); False keeps offset 0, the
+            reference's raw millimetres with ``scale_mm=1``.
+        transposed_dct: reference defect, features ``x @ D`` (its ``dct``: the DCT-III) and back
+            by ``@ D^T``, instead of the DCT-II ``x @ D^T``.
+        time_domain_likelihood: reference defect, log N(x; IDCT(mu), exp(logvar)) over time with
+            the DCT-domain log-variance, instead of the DCT-domain density.
+        raw_reshape: reference defect, nodes are the raw reshape of the (T, J, 3) window into
+            (J*3, T) rows (its AMASS loader), not the coordinate trajectories.
     """
 
     def __init__(
@@ -91,11 +126,25 @@ class HGVAE(MotionVAE):
         output_logvar_min: float = -20.0,
         fixed_variance_epochs: int = 0,
         action_names: list[str] | None = None,
+        node_bias: bool = True,
+        resize_activation: bool = True,
+        unused_top_residual: bool = False,
+        centre: bool = True,
+        transposed_dct: bool = False,
+        time_domain_likelihood: bool = False,
+        raw_reshape: bool = False,
     ):
         super().__init__()
         self.save_hyperparameters()
         if not levels:
             raise ValueError("HGVAE needs at least one latent level, e.g. levels=[[1, 256]]")
+        if dct_coefficients not in (None, num_frames) and (
+            transposed_dct or time_domain_likelihood
+        ):
+            raise ValueError(
+                f"transposed_dct and time_domain_likelihood (the reference's) keep all "
+                f"{num_frames} DCT coefficients; got dct_coefficients={dct_coefficients}"
+            )
         self.nodes = nodes = num_joints * 3
         self.features = features = dct_coefficients or num_frames
         self.dct = DCT(num_frames, dct_coefficients)
@@ -103,31 +152,34 @@ class HGVAE(MotionVAE):
         self.latent_sizes = sizes[1:][::-1]  # top-down: z0 first
         self.num_levels = len(self.latent_sizes)
         self.register_statistics(num_frames, num_joints, scale_mm)
-        nmap = self.node_map
+        nmap, bias = self.node_map, node_bias
+        gcl = {"node_bias": bias, "activation": resize_activation}  # of the resizing GCLs
         # encoder (bottom-up)
         self.enc_reduce = nn.ModuleList(
-            GraphConvLayer(a[0], b[0], a[1], b[1], node_map=nmap(a[0], b[0]))
+            GraphConvLayer(a[0], b[0], a[1], b[1], node_map=nmap(a[0], b[0]), **gcl)
             for a, b in _pairs(sizes)
         )
-        self.enc_block = nn.ModuleList(GraphConvBlock(*b, dropout) for _, b in _pairs(sizes))
+        self.enc_block = nn.ModuleList(GraphConvBlock(*b, dropout, bias) for _, b in _pairs(sizes))
+        # the top level's activation goes to the posterior only: no residual is used above it
+        residuals = _pairs(sizes) if unused_top_residual else _pairs(sizes)[:-1]
         self.enc_residual = nn.ModuleList(
-            GraphConvLayer(a[0], b[0], a[1], b[1], activation=False, node_map=nmap(a[0], b[0]))
-            for a, b in _pairs(sizes)[:-1]
-        )  # the top level's activation goes to the posterior only: no residual above it
-        self.enc_gate = nn.ModuleList(ReZero() for _ in levels[:-1])
+            GraphConvLayer(a[0], b[0], a[1], b[1], False, nmap(a[0], b[0]), bias)
+            for a, b in residuals
+        )
+        self.enc_gate = nn.ModuleList(ReZero() for _ in residuals)
         # top level z0: a Gaussian head on the top encoder activation (reference
         # ``reparametisation_latent_0``), entering the stream by a GCL (``resize_conv_0``)
         n0, f0 = self.latent_sizes[0]
-        self.top_posterior = GraphGaussianHead(n0, n0, f0, f0)
+        self.top_posterior = GraphGaussianHead(n0, n0, f0, f0, node_bias=bias)
         self.top_in = GraphConvLayer(
-            n0, nodes, f0 + num_actions, residual_features, node_map=nmap(n0, nodes)
+            n0, nodes, f0 + num_actions, residual_features, node_map=nmap(n0, nodes), **gcl
         )
         self.top_down = nn.ModuleList(
-            TopDownLevel(n, f, nodes, residual_features, dropout, nmap)
+            TopDownLevel(n, f, nodes, residual_features, dropout, nmap, **gcl)
             for n, f in self.latent_sizes[1:]
         )
-        self.out_block = GraphConvBlock(nodes, residual_features, dropout)
-        self.out_head = GraphGaussianHead(nodes, nodes, residual_features, features)
+        self.out_block = GraphConvBlock(nodes, residual_features, dropout, bias)
+        self.out_head = GraphGaussianHead(nodes, nodes, residual_features, features, node_bias=bias)
 
     def node_map(self, in_nodes: int, out_nodes: int) -> torch.Tensor | None:
         """Fixed (out_nodes, in_nodes) node map of a GCL between two levels, or None for the
@@ -135,13 +187,36 @@ class HGVAE(MotionVAE):
         return None
 
     # --- data <-> model space -------------------------------------------------------------------
+    def to_nodes(self, motion: torch.Tensor) -> torch.Tensor:
+        """motion (B, T, J, 3) mm -> node signals over time (B, N = J*3, T), model units."""
+        x = self.normalise(motion)
+        if self.hparams.raw_reshape:
+            return x.reshape(len(x), self.nodes, -1)
+        return rearrange(x, "b t j c -> b (j c) t")
+
+    def transform(self, x: torch.Tensor, inverse: bool = False) -> torch.Tensor:
+        """Time (B, N, T) -> DCT features (B, N, K), or back with ``inverse``."""
+        if inverse != self.hparams.transposed_dct:
+            return self.dct.inverse(x)
+        return self.dct(x)
+
     def to_features(self, motion: torch.Tensor) -> torch.Tensor:
         """motion (B, T, J, 3) mm -> DCT features (B, N = J*3, K)."""
-        return self.dct(rearrange(self.normalise(motion), "b t j c -> b (j c) t"))
+        return self.transform(self.to_nodes(motion))
 
     def to_motion(self, features: torch.Tensor) -> torch.Tensor:
         """DCT features (B, N, K) -> motion (B, T, J, 3) mm."""
-        return self.denormalise(rearrange(self.dct.inverse(features), "b (j c) t -> b t j c", c=3))
+        x = self.transform(features, inverse=True)
+        if self.hparams.raw_reshape:
+            return self.denormalise(x.reshape(len(x), *self.train_mean.shape))
+        return self.denormalise(rearrange(x, "b (j c) t -> b t j c", c=3))
+
+    def log_likelihood(self, nodes, features, mu, logvar) -> torch.Tensor:
+        """(B,) log p(x | z): of the DCT features (B, N, K), or with ``time_domain_likelihood``
+        of the node signals (B, N, T) around the IDCT of mu (the reference's)."""
+        if self.hparams.time_domain_likelihood:
+            return gaussian_log_prob(nodes, self.transform(mu, True), logvar).flatten(1).sum(1)
+        return gaussian_log_prob(features, mu, logvar).flatten(1).sum(1)
 
     def _condition(self, z0: torch.Tensor, action) -> torch.Tensor:
         """z0 (B, n0, f0) -> (B, n0, f0 + num_actions): the action one-hot on every node."""
@@ -157,7 +232,7 @@ class HGVAE(MotionVAE):
         acts = []
         for i, (reduce, block) in enumerate(zip(self.enc_reduce, self.enc_block)):
             acts.append(block(reduce(h)))
-            if i < len(self.enc_residual):
+            if i + 1 < len(self.enc_block):
                 h = self.enc_gate[i].residual(self.enc_residual[i](h), acts[-1])
         return acts[::-1]
 
@@ -223,9 +298,10 @@ class HGVAE(MotionVAE):
     def forward(self, motion: torch.Tensor, action=None, sample: bool = True) -> dict:
         """motion (B, T, J, 3) mm -> top-down outputs plus ``nll`` (B,) in model units."""
         self.check_motion("forward", motion)
-        h = self.to_features(motion)
+        nodes = self.to_nodes(motion)
+        h = self.transform(nodes)
         out = self.top_down_pass(self.bottom_up(h), action, sample=sample)
-        out["nll"] = -gaussian_log_prob(h, out["mu"], out["logvar"]).flatten(1).sum(1)
+        out["nll"] = -self.log_likelihood(nodes, h, out["mu"], out["logvar"])
         return out
 
     # --- the family's pieces ----------------------------------------------------------------------
@@ -239,9 +315,10 @@ class HGVAE(MotionVAE):
     def log_joint_terms(self, motion: torch.Tensor, action=None):
         """(log p(x | z*) (B,), log p(z*_l | z*_<l) (B, L), z0 first) at the posterior means z*,
         model units."""
-        h = self.to_features(motion)
+        nodes = self.to_nodes(motion)
+        h = self.transform(nodes)
         out = self.top_down_pass(self.bottom_up(h), action, sample=False, kl=False)
-        log_lik = gaussian_log_prob(h, out["mu"], out["logvar"]).flatten(1).sum(1)
+        log_lik = self.log_likelihood(nodes, h, out["mu"], out["logvar"])
         return log_lik, torch.stack(out["log_prior"], 1)
 
     def sample_prior(self, n: int, action, level: int | None) -> torch.Tensor:

@@ -1,5 +1,7 @@
 """Graph convolutions over a skeleton, pluggable by name: ``vanilla`` (Kipf & Welling),
-``semantic`` (SemGConv, Zhao et al. 2019) and ``preagg`` (pre-aggregation, Liu et al. 2020).
+``semantic`` (SemGConv, Zhao et al. 2019), ``preagg`` / ``postagg`` / ``convstyle`` /
+``nosharing`` (the weight-sharing study of Liu et al., ECCV 2020) and ``modulated`` (Zou & Tang,
+ICCV 2021), the ``--gcn`` choices of the public GraphSH port.
 
 Every layer maps node features x: (J, B, C_in) -> (J, B, C_out) over a fixed graph given as a
 dense (J, J) adjacency Â (the zoo's ``Skeleton.adjacency()``: D^-1 (A + I), SemGCN's). Features
@@ -12,12 +14,20 @@ copies.
   self-loops of the graph (init 1) and -inf elsewhere, so each row sums to 1 over the neighbours.
 - ``preagg``: each node transforms its own features with its own weight before the aggregation,
   h_j = x_j W_j, out_i = sum_j Â_ij h_j + b.
+- ``postagg``: each node transforms the aggregate with its own weight, out_i = (sum_j Â_ij x_j) W_i
+  + b.
+- ``convstyle``: one weight for the self-connection, one for the neighbours of higher index and
+  one for those of lower index (children / parent on a parents-first skeleton), as a 1D
+  convolution has one per kernel offset.
+- ``nosharing``: a weight per ordered pair of nodes, out_i = sum_j Â_ji x_j W_ji + b.
+- ``modulated``: decoupled vanilla with a learnt per-node channel scale M (J, C_out) and a learnt
+  dense adjacency offset Q (J, J): Â' = ((Â + Q) + (Â + Q)^T) / 2, h = M ⊙ (X W).
 
 ``decouple`` (Liu et al.'s "decoupled self-connection") splits Â into its diagonal and its
 off-diagonal part with separate weights: out = diag(Â) ⊙ (X W0) + (Â - diag(Â)) (X W1) + b.
 SemGCN's layer is decoupled by construction; Liu et al.'s best pre-aggregation is decoupled;
 the GraphSH paper's vanilla row (0.22M parameters) is the plain, coupled Kipf layer. Those are the
-defaults (``decouple=None``).
+defaults (``decouple=None``); ``convstyle`` and ``nosharing`` have no coupled form.
 
 Initialisation is the public code's (SemGCN, Liu et al., the GraphSH port): weights from
 ``xavier_uniform_(gain=1.414)`` applied to the stacked weight tensor (K, C_in, C_out) or
@@ -56,6 +66,12 @@ class GraphConv(nn.Module):
     """
 
     decouple_default = False
+    #: whether ``decouple`` applies (False: the layer has its own split of Â)
+    has_decouple = True
+    #: whether ``weights_adjacency`` is learnt (split anew at each call) or the fixed Â
+    learnt_adjacency = False
+    #: names of the stacked weights; ``None``: ``weight`` (+ ``neighbour_weight`` if decoupled)
+    weight_names: tuple[str, ...] | None = None
 
     def __init__(
         self,
@@ -69,6 +85,11 @@ class GraphConv(nn.Module):
         if adjacency.dim() != 2 or adjacency.shape[0] != adjacency.shape[1]:
             raise ValueError(
                 f"adjacency must be a square (J, J) matrix, got {tuple(adjacency.shape)}"
+            )
+        if decouple is not None and not self.has_decouple:
+            raise ValueError(
+                f"{type(self).__name__} has no coupled / decoupled choice; leave decouple=None, "
+                f"got decouple={decouple}"
             )
         self.in_features, self.out_features = in_features, out_features
         self.num_nodes = adjacency.shape[0]
@@ -91,20 +112,19 @@ class GraphConv(nn.Module):
 
     def decoupled_adjacency(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Â split into its diagonal (J,) and its off-diagonal part (J, J)."""
+        if self.learnt_adjacency:
+            return _split(self.weights_adjacency())
         return self.self_weights, self.neighbour_adjacency
 
     def _weights(self, *shape: int) -> None:
         """``weight`` (shared, or the self-connection's when decoupled) and, when decoupled,
-        ``neighbour_weight``, each of ``shape``: separate parameters, so that backward writes
-        each gradient directly (a stacked tensor's slices would cost a zero-fill and copy)."""
-        # The public code's xavier_uniform_(gain=1.414) on the stacked weight (K, *shape):
-        # torch's fans of a (K, d1, ...) tensor are d1 * rest and K * rest.
-        stacked = (2 if self.decouple else 1, *shape)
-        rest = math.prod(stacked[2:])
-        bound = 1.414 * math.sqrt(6.0 / (stacked[1] * rest + stacked[0] * rest))
-        self.weight = nn.Parameter(torch.empty(*shape).uniform_(-bound, bound))
-        if self.decouple:
-            self.neighbour_weight = nn.Parameter(torch.empty(*shape).uniform_(-bound, bound))
+        ``neighbour_weight`` (or the layer's ``weight_names``), each of ``shape``: separate
+        parameters, so that backward writes each gradient directly (a stacked tensor's slices
+        would cost a zero-fill and copy)."""
+        names = self.weight_names or (("weight", "neighbour_weight")[: 1 + self.decouple])
+        bound = _xavier_bound((len(names), *shape))
+        for name in names:
+            setattr(self, name, nn.Parameter(torch.empty(*shape).uniform_(-bound, bound)))
 
     def transform(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """x: (J, B, C_in) -> (J, B, C_out): the features times ``weight``."""
@@ -136,6 +156,19 @@ class GraphConv(nn.Module):
         )
 
 
+def _xavier_bound(shape: tuple[int, ...]) -> float:
+    """The public code's xavier_uniform_(gain=1.414) bound for a weight of ``shape`` (stacked
+    (K, ...)): torch's fans of a (d0, d1, ...) tensor are d1 * rest and d0 * rest."""
+    rest = math.prod(shape[2:])
+    return 1.414 * math.sqrt(6.0 / (shape[1] * rest + shape[0] * rest))
+
+
+def _split(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A learnt (J, J) aggregation matrix split into its diagonal (J,) and the rest."""
+    diagonal = torch.diagonal(a)
+    return diagonal, a - torch.diag_embed(diagonal)
+
+
 def _aggregate(a: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     """sum_j a_ij h_j: (J, J) x (J, B, C) -> (J, B, C) as one (J, J) @ (J, B*C) matmul."""
     return torch.mm(a, h.flatten(1)).view(a.shape[0], *h.shape[1:])
@@ -159,6 +192,7 @@ class SemGraphConv(VanillaGraphConv):
     Decoupled by default, as SemGCN."""
 
     decouple_default = True
+    learnt_adjacency = True
 
     def __init__(self, in_features, out_features, adjacency, decouple=None, bias=True):
         super().__init__(in_features, out_features, adjacency, decouple, bias)
@@ -171,10 +205,50 @@ class SemGraphConv(VanillaGraphConv):
         logits = logits.masked_scatter(self.mask, self.edge_weight.to(logits.dtype))
         return torch.softmax(logits, dim=1)
 
-    def decoupled_adjacency(self):
-        a = self.weights_adjacency()
-        diagonal = torch.diagonal(a)
-        return diagonal, a - torch.diag_embed(diagonal)
+
+class ModulatedGraphConv(VanillaGraphConv):
+    """Modulated GCN (Zou & Tang, ICCV 2021): decoupled vanilla weights, each node's output
+    channels scaled by its own M_j (J, C_out, init 1), and a learnt offset Q (J, J, init 1e-6,
+    every pair, edges or not) to the adjacency, symmetrised: Â' = (Â + Q + (Â + Q)^T) / 2."""
+
+    decouple_default = True
+    learnt_adjacency = True
+
+    def __init__(self, in_features, out_features, adjacency, decouple=None, bias=True):
+        super().__init__(in_features, out_features, adjacency, decouple, bias)
+        self.weight_modulation = nn.Parameter(torch.ones(self.num_nodes, out_features))
+        self.affinity_modulation = nn.Parameter(torch.full_like(self.adjacency, 1e-6))
+
+    def transform(self, x, weight):
+        return self.weight_modulation[:, None, :] * torch.matmul(x, weight)
+
+    def weights_adjacency(self):
+        a = self.adjacency + self.affinity_modulation
+        return (a + a.T) / 2
+
+
+class ConvStyleGraphConv(VanillaGraphConv):
+    """Convolution-style (Liu et al., ECCV 2020): like a 1D kernel's offsets, one weight for the
+    self-connection, one for the neighbours of higher index (upper triangle of Â) and one for
+    those of lower index, out = diag(Â) ⊙ X W + triu(Â) X W_upper + tril(Â) X W_lower + b."""
+
+    has_decouple = False
+    weight_names = ("weight", "upper_weight", "lower_weight")
+
+    def __init__(self, in_features, out_features, adjacency, decouple=None, bias=True):
+        super().__init__(in_features, out_features, adjacency, decouple, bias)
+        upper, lower = torch.triu(self.adjacency, 1), torch.tril(self.adjacency, -1)
+        self.register_buffer("upper_adjacency", upper, persistent=False)
+        self.register_buffer("lower_adjacency", lower, persistent=False)
+
+    def forward(self, x):
+        upper = self.transform(x, self.upper_weight).flatten(1)
+        lower = self.transform(x, self.lower_weight).flatten(1)
+        out = torch.addmm(
+            self.self_term(x, self.self_weights).flatten(1), self.upper_adjacency, upper
+        )
+        out = torch.addmm(out, self.lower_adjacency, lower)
+        return out.view(x.shape[0], x.shape[1], -1)
 
 
 class PreAggGraphConv(GraphConv):
@@ -201,10 +275,50 @@ class PreAggGraphConv(GraphConv):
         return torch.baddbmm(self.bias.expand(*x.shape[:2], -1), x, weight)
 
 
+class PostAggGraphConv(PreAggGraphConv):
+    """Post-aggregation (Liu et al., ECCV 2020): node i transforms the aggregate of its
+    neighbourhood with its own weight, out_i = (sum_j Â_ij x_j) W_i + b (decoupled:
+    Â_ii x_i W_i + (sum_{j != i} Â_ij x_j) W'_i + b). Decoupled by default, as ``preagg``."""
+
+    def forward(self, x):
+        if not self.decouple:
+            out = self.transform(_aggregate(self.weights_adjacency(), x), self.weight)
+            return out if self.bias is None else out + self.bias
+        diagonal, off_diagonal = self.decoupled_adjacency()
+        neighbours = _aggregate(off_diagonal, x)
+        return torch.baddbmm(self.self_term(x, diagonal), neighbours, self.neighbour_weight)
+
+
+class NoSharingGraphConv(GraphConv):
+    """No weight sharing (Liu et al., ECCV 2020): a weight W_ji (C_in, C_out) per ordered pair
+    (source j, target i), out_i = sum_j Â_ji x_j W_ji + b, ``weight`` (J, J, C_in, C_out).
+
+    Â enters transposed (Â_ji, source row), as in Liu et al.'s code and the GraphSH port: with
+    a weight per pair that only rescales W_ji, so the layer spans the same functions."""
+
+    has_decouple = False
+
+    def __init__(self, in_features, out_features, adjacency, decouple=None, bias=True):
+        super().__init__(in_features, out_features, adjacency, decouple, bias)
+        shape = (self.num_nodes, self.num_nodes, in_features, out_features)
+        bound = _xavier_bound(shape)
+        self.weight = nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
+
+    def forward(self, x):
+        # One (B, J*C_in) @ (J*C_in, J*C_out) product with Â folded into the weights.
+        weight = self.weights_adjacency()[:, :, None, None] * self.weight
+        out = torch.einsum("jbc,jicd->ibd", x, weight)
+        return out if self.bias is None else out + self.bias
+
+
 GRAPH_CONVS: dict[str, type[GraphConv]] = {
     "vanilla": VanillaGraphConv,
     "semantic": SemGraphConv,
     "preagg": PreAggGraphConv,
+    "postagg": PostAggGraphConv,
+    "convstyle": ConvStyleGraphConv,
+    "nosharing": NoSharingGraphConv,
+    "modulated": ModulatedGraphConv,
 }
 
 

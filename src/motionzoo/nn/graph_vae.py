@@ -5,6 +5,8 @@ rectangular) matrix S, so one layer can also change the number of nodes.
 
 - :class:`GraphConvLayer` (GCL, eq. 4): ``A (B, N_in, F_in) -> act(S A W + b) (B, N_out, F_out)``;
   S may instead be a fixed node map (e.g. the body-part pooling of HM-VAE, :func:`part_pooling`).
+  b is per node and feature (DESIGN.md) or, with ``node_bias=False``, per feature (the reference's
+  ``GraphConvolution``).
 - :class:`GraphConvBlock` (GCB, eq. 5): two GELU GCLs with dropout and a ReZero residual,
   ``A + alpha * GELU(S2 GELU(S1 A W1 + b1) W2 + b2)``, alpha initialised to 0 so a block starts
   as the identity (ReZero, Bachlechner et al.; as ``GC_Block`` of bouracha/generative_imputation).
@@ -43,9 +45,10 @@ class ReZero(nn.Module):
 class GraphConvLayer(nn.Module):
     """GCL (eq. 4): (B, N_in, F_in) -> (B, N_out, F_out), ``act(S A W + b)``.
 
-    S (N_out, N_in), W (F_in, F_out), b (N_out, F_out) are all learned, initialised
-    U(-1/sqrt(F_out), 1/sqrt(F_out)) as the reference. ``activation=False`` gives the linear map.
-    ``node_map`` (N_out, N_in) replaces the learned S by a fixed (non-persistent) buffer.
+    S (N_out, N_in), W (F_in, F_out), b (N_out, F_out) (``node_bias=False``: (F_out,), the
+    reference's) are all learned, initialised U(-1/sqrt(F_out), 1/sqrt(F_out)) as the reference.
+    ``activation=False`` gives the linear map. ``node_map`` (N_out, N_in) replaces the learned S
+    by a fixed (non-persistent) buffer.
     """
 
     def __init__(
@@ -56,6 +59,7 @@ class GraphConvLayer(nn.Module):
         out_features: int,
         activation: bool = True,
         node_map: torch.Tensor | None = None,
+        node_bias: bool = True,
     ):
         super().__init__()
         bound = 1.0 / math.sqrt(out_features)
@@ -69,7 +73,8 @@ class GraphConvLayer(nn.Module):
         else:
             self.register_buffer("S", node_map.detach().clone().float(), persistent=False)
         self.W = nn.Parameter(torch.empty(in_features, out_features).uniform_(-bound, bound))
-        self.b = nn.Parameter(torch.empty(out_nodes, out_features).uniform_(-bound, bound))
+        bias_shape = (out_nodes, out_features) if node_bias else (out_features,)
+        self.b = nn.Parameter(torch.empty(bias_shape).uniform_(-bound, bound))
         self.activation = nn.GELU() if activation else nn.Identity()
         # S A W in the cheaper order: (S A) W when the layer shrinks the nodes more than the
         # features (multiply-adds per sample: N_out N_in F_in + N_out F_in F_out vs
@@ -87,12 +92,13 @@ class GraphConvLayer(nn.Module):
 class GraphConvBlock(nn.Module):
     """GCB (eq. 5): (B, N, F) -> (B, N, F), two GCLs with GELU and dropout, ReZero residual."""
 
-    def __init__(self, nodes: int, features: int, dropout: float = 0.0):
+    def __init__(self, nodes: int, features: int, dropout: float = 0.0, node_bias: bool = True):
         super().__init__()
+        gcl = dict(in_nodes=nodes, out_nodes=nodes, in_features=features, out_features=features)
         self.layers = nn.Sequential(
-            GraphConvLayer(nodes, nodes, features, features),
+            GraphConvLayer(**gcl, node_bias=node_bias),
             nn.Dropout(dropout),
-            GraphConvLayer(nodes, nodes, features, features),
+            GraphConvLayer(**gcl, node_bias=node_bias),
             nn.Dropout(dropout),
         )
         self.rezero = ReZero()
@@ -103,7 +109,7 @@ class GraphConvBlock(nn.Module):
 
 class GraphGaussianHead(nn.Module):
     """(B, N_in, F_in) -> (mu, logvar), each (B, N_out, F_out); logvar clamped to [-20, 3].
-    ``node_map``: a fixed S for both (see :class:`GraphConvLayer`)."""
+    ``node_map``, ``node_bias``: as :class:`GraphConvLayer`, for both."""
 
     def __init__(
         self,
@@ -112,12 +118,12 @@ class GraphGaussianHead(nn.Module):
         in_features: int,
         out_features: int,
         node_map: torch.Tensor | None = None,
+        node_bias: bool = True,
     ):
         super().__init__()
-        self.mean = GraphConvLayer(in_nodes, out_nodes, in_features, out_features, False, node_map)
-        self.logvar = GraphConvLayer(
-            in_nodes, out_nodes, in_features, out_features, False, node_map
-        )
+        gcl = (in_nodes, out_nodes, in_features, out_features, False, node_map, node_bias)
+        self.mean = GraphConvLayer(*gcl)
+        self.logvar = GraphConvLayer(*gcl)
 
     def forward(
         self, x: torch.Tensor, logvar: bool = True

@@ -5,7 +5,8 @@ Pooling and unpooling are built from ONE grouping table (``Skeleton.pool_groups`
 is the max over the fine joints of group k, and unpooling copies coarse node k back to exactly
 those joints. (The public unofficial port hard-codes a second, inverse table for unpooling that
 sends the right leg's feature to the left leg and vice versa; deriving both from one table rules
-that out.) Both are one gather (+ a max), with no loop over joints.
+that out; ``GraphHourglass(unpool_groups=...)`` can still reproduce it for the port's weights.)
+Both are one gather (+ a max), with no loop over joints.
 """
 
 from __future__ import annotations
@@ -102,6 +103,8 @@ class GraphHourglass(nn.Module):
         decouple: separate self / neighbour weights; ``None`` takes the conv's default.
         fused_kernels: the GConvs' and pools' fused CPU kernels (``motionzoo.nn.kernels``);
             ``False``: plain BatchNorm -> ReLU -> Dropout and gather + amax.
+        unpool_groups: the tables unpooling reads, if not ``pool_groups`` (only to reproduce a
+            reference that unpools with another table, e.g. ``H36M_16_PORT_UNPOOL_GROUPS``).
 
     x: (J, B, widths[0]) node-major -> (J, B, widths[0]).
     """
@@ -115,21 +118,29 @@ class GraphHourglass(nn.Module):
         dropout: float = 0.25,
         decouple: bool | None = None,
         fused_kernels: bool = True,
+        unpool_groups: Sequence[Groups] | None = None,
     ):
         super().__init__()
         scales = len(adjacencies)
+        unpool_groups = pool_groups if unpool_groups is None else unpool_groups
         if len(pool_groups) != scales - 1 or len(widths) != scales:
             raise ValueError(
                 f"an hourglass over {scales} scales needs {scales - 1} pooling tables and "
                 f"{scales} widths, got {len(pool_groups)} and {len(widths)}"
             )
-        for s, groups in enumerate(pool_groups):
+        if len(unpool_groups) != scales - 1:
+            raise ValueError(
+                f"an hourglass over {scales} scales needs {scales - 1} unpooling tables, "
+                f"got {len(unpool_groups)}"
+            )
+        for s, (groups, inverse) in enumerate(zip(pool_groups, unpool_groups)):
             fine, coarse = adjacencies[s].shape[0], adjacencies[s + 1].shape[0]
-            if _check_partition(groups) != fine or len(groups) != coarse:
-                raise ValueError(
-                    f"pooling table {s} maps {_check_partition(groups)} -> {len(groups)} nodes, "
-                    f"but the adjacencies have {fine} -> {coarse}"
-                )
+            for kind, table in (("pooling", groups), ("unpooling", inverse)):
+                if _check_partition(table) != fine or len(table) != coarse:
+                    raise ValueError(
+                        f"{kind} table {s} maps {_check_partition(table)} -> {len(table)} "
+                        f"nodes, but the adjacencies have {fine} -> {coarse}"
+                    )
         deeper = [widths[min(s + 1, scales - 1)] for s in range(scales)]
 
         def gconv(s: int, c_in: int, c_out: int) -> GraphConvBNReLUDropout:
@@ -140,7 +151,7 @@ class GraphHourglass(nn.Module):
         self.down = nn.ModuleList(gconv(s, widths[s], deeper[s]) for s in range(scales))
         self.up = nn.ModuleList(gconv(s, deeper[s], widths[s]) for s in range(scales - 1))
         self.pool = nn.ModuleList(SkeletalPool(groups, fused_kernels) for groups in pool_groups)
-        self.unpool = nn.ModuleList(SkeletalUnpool(groups) for groups in pool_groups)
+        self.unpool = nn.ModuleList(SkeletalUnpool(groups) for groups in unpool_groups)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips, out = [], x

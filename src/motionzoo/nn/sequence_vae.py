@@ -101,6 +101,8 @@ class SequenceConvDecoder(nn.Module):
             black Sprites backgrounds (tanh near -1) several times faster
             (docs/models/hamiltonian_vae.md).
         norm_bias: biases in the layers that a BatchNorm follows, as HALO (redundant under BN).
+        fc_batchnorm: BatchNorm after the two FC layers (HALO). Off: each FC layer is Linear
+            (with bias) + LeakyReLU, as DSVAE's ``deconv_fc``.
     """
 
     def __init__(
@@ -113,6 +115,7 @@ class SequenceConvDecoder(nn.Module):
         out_channels: int = 3,
         output_batchnorm: bool = True,
         norm_bias: bool = False,
+        fc_batchnorm: bool = True,
     ):
         super().__init__()
         if size % 2 ** len(channels):
@@ -120,12 +123,17 @@ class SequenceConvDecoder(nn.Module):
                 f"size {size} is not divisible by 2^{len(channels)} (channels {channels})"
             )
         self.side, self.start_channels = size // 2 ** len(channels), start_channels
+        fc_bias = norm_bias or not fc_batchnorm
+
+        def fc_norm(width: int) -> nn.Module:
+            return nn.BatchNorm1d(width) if fc_batchnorm else nn.Identity()
+
         self.fc = nn.Sequential(
-            nn.Linear(in_dim, hidden, bias=norm_bias),
-            nn.BatchNorm1d(hidden),
+            nn.Linear(in_dim, hidden, bias=fc_bias),
+            fc_norm(hidden),
             _act(),
-            nn.Linear(hidden, start_channels * self.side**2, bias=norm_bias),
-            nn.BatchNorm1d(start_channels * self.side**2),
+            nn.Linear(hidden, start_channels * self.side**2, bias=fc_bias),
+            fc_norm(start_channels * self.side**2),
             _act(),
         )
         layers: list[nn.Module] = []

@@ -108,10 +108,12 @@ class MotionVAE(ZooModule):
 
     def on_fit_start(self) -> None:
         self.adopt_action_names()
-        # The statistics come from the training data unless a checkpoint already set them.
+        # The statistics come from the training data unless a checkpoint already set them; a
+        # model with ``centre=False`` (HGVAE's reference units) keeps offset 0.
         dm = getattr(self.trainer, "datamodule", None)
         if dm is not None and not self.offset.any() and getattr(dm, "mean", None) is not None:
-            self.set_statistics(dm.mean, getattr(dm, "train_mean", None), getattr(dm, "std", None))
+            mean = dm.mean if self.hparams.get("centre", True) else torch.zeros_like(self.offset)
+            self.set_statistics(mean, getattr(dm, "train_mean", None), getattr(dm, "std", None))
 
     def normalise(self, motion: torch.Tensor) -> torch.Tensor:
         """(..., J, 3) mm -> model units."""

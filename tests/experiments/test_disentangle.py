@@ -173,3 +173,25 @@ def test_command_line_on_saved_models(sprites, tmp_path, capsys):
     assert "Table 2" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["--checkpoint", "x", "--classifier", "y", "--data", "sprites"])  # real: no root
+
+
+@pytest.mark.parametrize("action_head", [True, False], ids=["head", "paper (no head)"])
+def test_hamiltonian_vae_with_and_without_the_action_head(sprites, action_head):
+    """The paper's network has no action head: the tables give it the batch's labels."""
+    from motionzoo.metrics.image import FrameMSE
+    from motionzoo.models.hamiltonian_vae import HamiltonianVAE
+
+    _, data = sprites
+    torch.manual_seed(0)
+    model = HamiltonianVAE(subspace_dim=2, z_dim=4, h_dim=8, encoder_channels=[4, 4, 4],
+                           encoder_strides=[2, 2, 2], encoder_hidden=8, decoder_channels=[4, 4, 4],
+                           decoder_start_channels=4, decoder_hidden=8, content_pooling="mean",
+                           action_head=action_head).eval()  # fmt: skip
+    classifier = SequenceClassifier(HEADS, channels=[4, 4, 4, 4], dim=8).eval()
+    results = evaluate({"h": model}, classifier, data, SPEC, length=16, batch_size=5)
+    recon = list(results["h"]["table1"].values())[2]
+    labels = None if action_head else data["action3"]
+    expected = FrameMSE()(model.reconstruct(data["frames"], action=labels), data["frames"])
+    assert recon["mse"] == pytest.approx(expected.item(), rel=1e-5)
+    swap = results["h"]["table2"]["motion swap: content of a, motion of b"]
+    assert 0 <= swap["action_acc"] <= 1 and 0 <= swap["h_y"] <= math.log(3) + 1e-9

@@ -10,6 +10,7 @@ chosen from the weights' shapes; ``save_converted`` writes it as a zoo weights f
 - ``graphsh-<gcn>`` (one per ``--gcn``): tamasino52/GraphSH (``motionzoo.convert.graphsh``).
 - ``dsvae``: yatindandi/Disentangled-Sequential-Autoencoder (``motionzoo.convert.dsvae``).
 - ``hgvae``: bouracha/generative_imputation @31de49e (``motionzoo.convert.generative_imputation``).
+- ``halo``: MdAsifKhan/HALO @1195e6a (``motionzoo.convert.halo``).
 
 Every reference key is used and every key of ours is filled; a missing or extra key, or a tensor
 of the wrong shape, is a ``ValueError`` naming the reference key and both shapes. Equality with
@@ -28,7 +29,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 
-from motionzoo.convert import dsvae, generative_imputation, graphsh, semgcn
+from motionzoo.convert import dsvae, generative_imputation, graphsh, halo, semgcn
 from motionzoo.convert._core import Source, apply, read_checkpoint, save_converted
 
 __all__ = ["SOURCES", "Source", "convert", "main", "read_checkpoint", "save_converted"]
@@ -38,6 +39,7 @@ SOURCES: dict[str, Source] = {
     **graphsh.SOURCES,
     **dsvae.SOURCES,
     **generative_imputation.SOURCES,
+    **halo.SOURCES,
 }
 
 

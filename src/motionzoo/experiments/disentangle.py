@@ -136,9 +136,10 @@ def image_quality(model, data, spec: DataSpec, length: int = 16, batch_size: int
     names = list(rows)
     conditional = hasattr(model, "image_to_sequence")
     _, key = _actions(model, spec)
+    reconstruct, _ = _labelled(model, key)
     for batch in _batches(data, batch_size):
         real = batch["frames"]
-        pairs = {names[-1]: (model.reconstruct(real), real)}
+        pairs = {names[-1]: (reconstruct(batch), real)}
         if conditional:
             out = model.image_to_sequence(real[:, 0], batch[key], length)
             m = min(t, length)
@@ -210,10 +211,22 @@ def _actions(model, spec: DataSpec) -> tuple[int, str]:
 Generated = tuple[torch.Tensor, torch.Tensor | None, dict[str, torch.Tensor] | None]
 
 
+def _labelled(model, key: str):
+    """``(reconstruct, swap_motion)`` of ``model``: a HamiltonianVAE without the action head (the
+    paper's network) is given the batch's labels ``key`` as the subspace it cannot infer; every
+    other model infers its own motion."""
+    if getattr(model, "has_action_head", True):
+        return (lambda batch: model.reconstruct(batch["frames"]),
+                lambda a, b: model.swap_motion(a["frames"], b["frames"]))  # fmt: skip
+    return (lambda batch: model.reconstruct(batch["frames"], action=batch[key]),
+            lambda a, b: model.swap_motion(a["frames"], b["frames"], a[key], b[key]))  # fmt: skip
+
+
 def _protocols(model, spec: DataSpec) -> dict[str, Callable[[dict], list[Generated]]]:
     """Table 2 row name -> batch -> [(frames, action target or None, content targets or None)]."""
     conditional = hasattr(model, "num_actions")
     k, key = _actions(model, spec)
+    reconstruct, swap_motion = _labelled(model, key)
 
     def content(batch):
         return {h: batch[h] for h in spec.content_heads}
@@ -222,7 +235,7 @@ def _protocols(model, spec: DataSpec) -> dict[str, Callable[[dict], list[Generat
         return [(batch["frames"], batch[key], content(batch))]
 
     def reconstruction(batch):
-        return [(model.reconstruct(batch["frames"]), batch[key], content(batch))]
+        return [(reconstruct(batch), batch[key], content(batch))]
 
     def prior_motion(batch):
         frames = batch["frames"]
@@ -236,7 +249,7 @@ def _protocols(model, spec: DataSpec) -> dict[str, Callable[[dict], list[Generat
 
     def swap(batch):
         other = {name: v.roll(-1, 0) for name, v in batch.items()}
-        ab, ba = model.swap_motion(batch["frames"], other["frames"])
+        ab, ba = swap_motion(batch, other)
         return [(ab, other[key], content(batch)), (ba, batch[key], content(other))]
 
     rows = {"real test sequences": real, "reconstruction (reference)": reconstruction}

@@ -15,6 +15,10 @@ sequences", section 3; reference code HALO). Frames (B, T, 3, 64, 64) in [-1, 1]
   ``action_head=False`` removes it: the paper's / HALO's network, 158,320,653 parameters at
   ``configs/hamiltonian_vae/sprites.yaml``), one Adam over all parameters, ``learn_prior``,
   ``pretrain_frames`` (docs/models/hamiltonian_vae.md).
+- HALO's behaviour, off in the paper configs (``motionzoo convert --from halo`` sets them):
+  ``action_subspace=False`` (every subspace active, its ``condnSonU: False``),
+  ``normalize_means=False`` (its test-time verbs decode the raw means), alpha = 1/sqrt(2) (its
+  summed squared error).
 """
 
 from __future__ import annotations
@@ -81,6 +85,14 @@ class HamiltonianVAE(SequenceVAE):
         norm_bias: biases in the linear / conv layers that a BatchNorm follows (frame encoder,
             decoder, motion MLP), as HALO. Redundant under BN (28,780 parameters at the paper
             size); the paper configs set it, so that the network is HALO's to the parameter.
+        action_subspace: the label selects subspace k and the others are zero (the paper).
+            ``False`` is HALO's ``configs/sprites.yaml`` (``condnSonU: False``): all K subspaces
+            are active in every sequence (states, trajectory, decoder input, KL) and the labels
+            are unused, except by the verbs given an ``action`` (HALO's image-to-sequence).
+        normalize_means: the verbs decode the posterior means normalised per subspace, as the
+            samples are in training. ``False`` is HALO's ``test.py`` (reconstruct, generate,
+            style transfer), which decodes the raw means mu_q, mu_p: the weights HALO trains are
+            evaluated there on states that training never gave the decoder.
         learn_prior: learn the mean and variance of the Gaussian prior of q and p per subspace
             instead of the paper's N(0, I); generation draws initial states from it.
         pretrain_epochs: epochs of frame-VAE training before the dynamics terms (HALO 80): every
@@ -131,6 +143,8 @@ class HamiltonianVAE(SequenceVAE):
         action_weight: float = 1.0,
         action_head: bool = True,
         norm_bias: bool = False,
+        action_subspace: bool = True,
+        normalize_means: bool = True,
         learn_prior: bool = False,
         pretrain_epochs: int = 80,
         pretrain_frames: int | None = None,
@@ -254,14 +268,31 @@ class HamiltonianVAE(SequenceVAE):
         return out
 
     def phase_state(
-        self, q: torch.Tensor, p: torch.Tensor, action: torch.Tensor, check: bool = True
+        self,
+        q: torch.Tensor,
+        p: torch.Tensor,
+        action: torch.Tensor | None,
+        check: bool = True,
+        normalize: bool = True,
     ) -> torch.Tensor:
-        """q, p (B, T, K, d) -> s = [q/|q|; p/|p|] per subspace, zero outside ``action``:
-        (B, T, K, 2d). ``check=False`` skips the range check of labels valid by construction
-        (the action head's, or checked by ``action_indices``), which keeps ``forward`` free of
-        data-dependent branches (export)."""
-        s = torch.cat([F.normalize(q, dim=-1, eps=1e-8), F.normalize(p, dim=-1, eps=1e-8)], -1)
-        return s * self._mask(action, check)
+        """q, p (B, T, K, d) -> s = [q/|q|; p/|p|] per subspace, zero outside ``action`` (None:
+        every subspace, ``action_subspace=False``): (B, T, K, 2d). ``check=False`` skips the
+        range check of labels valid by construction (the action head's, or checked by
+        ``action_indices``), which keeps ``forward`` free of data-dependent branches (export).
+        ``normalize=False`` keeps q and p as they are (HALO's test-time means)."""
+        if normalize:
+            q, p = F.normalize(q, dim=-1, eps=1e-8), F.normalize(p, dim=-1, eps=1e-8)
+        s = torch.cat([q, p], -1)
+        return s if action is None else s * self._mask(action, check)
+
+    def _mean_state(self, post: dict, action: torch.Tensor | None, check: bool = True):
+        """The phase states (B, T, K, 2d) at the posterior means (``normalize_means``)."""
+        normalize = self.hparams.normalize_means
+        return self.phase_state(post["q_mu"], post["p_mu"], action, check, normalize)
+
+    def _subspace_label(self, action: torch.Tensor) -> torch.Tensor | None:
+        """The label that selects the subspace in training, None with ``action_subspace=False``."""
+        return action if self.hparams.action_subspace else None
 
     def decode(self, z: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
         """phi(z, q_t): z (B, Z), motion = phase states (B, T, 2Kd) -> frames (B, T, 3, H, W);
@@ -277,15 +308,15 @@ class HamiltonianVAE(SequenceVAE):
         ``action`` (an index, a name or (B,) of them; None: inferred by the action head, a
         ValueError naming ``argument`` without it)."""
         self.check_frames(verb, frames)
-        if action is None:
+        all_subspaces = not self.hparams.action_subspace
+        if action is None and not all_subspaces:
             self._require_head(verb, argument)
         post = self.posterior(frames)
-        if action is None:
-            action = post["action_logits"].argmax(-1)
-        else:
+        if action is not None:
             action = self.action_indices(action, len(frames), verb).to(frames.device)
-        s = self.phase_state(post["q_mu"], post["p_mu"], action, check=False)
-        return post["z_mu"], _flat(s)
+        elif not all_subspaces:
+            action = post["action_logits"].argmax(-1)
+        return post["z_mu"], _flat(self._mean_state(post, action, check=False))
 
     def _rollout(self, s0: torch.Tensor, length: int) -> torch.Tensor:
         """Phase states (B, K, 2d) at t = 0 -> motion (B, length, 2Kd) under H_k."""
@@ -294,13 +325,19 @@ class HamiltonianVAE(SequenceVAE):
 
     # -------------------------------------------------------------------------------- loss
     def loss_terms(
-        self, frames: torch.Tensor, action: torch.Tensor, pretrain: bool = False
+        self,
+        frames: torch.Tensor,
+        action: torch.Tensor,
+        pretrain: bool = False,
+        t_ref: torch.Tensor | int | None = None,
     ) -> dict[str, torch.Tensor]:
         """The negative ELBO's terms (per sequence, batch mean) and ``loss``, their weighted sum.
 
         ``pretrain``: the frame VAE of HALO's first epochs. Every frame is a one-frame clip with its
         own content z, q and p, reconstructed from its encoding (no trajectory); the terms are
-        summed over the frames of a sequence, so that both phases log per-sequence values."""
+        summed over the frames of a sequence, so that both phases log per-sequence values.
+        ``t_ref``: the reference frame of the trajectory, (B,) or one for all (None: uniform at
+        random per sequence; HALO draws one per batch from 0..T-2)."""
         h = self.hparams
         length = frames.shape[1]
         if pretrain:
@@ -316,10 +353,13 @@ class HamiltonianVAE(SequenceVAE):
         z = reparameterize(post["z_mu"], post["z_logvar"])
         q = reparameterize(post["q_mu"], post["q_logvar"])
         p = reparameterize(post["p_mu"], post["p_logvar"])
-        s = self.phase_state(q, p, action)  # (B, T, K, 2d)
-        t_ref = torch.randint(0, t, (b,), device=frames.device)
+        label = self._subspace_label(action)
+        s = self.phase_state(q, p, label)  # (B, T, K, 2d)
+        if t_ref is None:
+            t_ref = torch.randint(0, t, (b,), device=frames.device)
+        t_ref = torch.as_tensor(t_ref, device=frames.device).long().expand(b)
         s_gen = self.operator.rollout(s[torch.arange(b, device=s.device), t_ref], t_ref, t)
-        mask = self._mask(action)[..., 0]  # (B, 1, K)
+        mask = 1.0 if label is None else self._mask(label)[..., 0]  # (B, 1, K)
         recon = {"recon_enc": self.decode(z, _flat(s))}
         if not pretrain:
             recon["recon_gen"] = self.decode(z, _flat(s_gen))
@@ -369,7 +409,7 @@ class HamiltonianVAE(SequenceVAE):
         frames, action = batch[self.frames_key], self._label(batch)
         post = self.posterior(frames)
         z = post["z_mu"]
-        s = self.phase_state(post["q_mu"], post["p_mu"], action)
+        s = self._mean_state(post, self._subspace_label(action))
         rollout = self.decode(z, self._rollout(s[:, 0], frames.shape[1])).float()
         x = frames.float()
         inputs = {
@@ -445,7 +485,7 @@ class HamiltonianVAE(SequenceVAE):
         action = self.action_indices(action, len(frame), "image_to_sequence")
         clip = repeat(frame.to(self.device), "b c h w -> b t c h w", t=self.hparams.sequence_length)
         post = self.posterior(clip)
-        s0 = self.phase_state(post["q_mu"][:, :1], post["p_mu"][:, :1], action)
+        s0 = self._mean_state({k: v[:, :1] for k, v in post.items() if k[0] in "qp"}, action)
         return self.decode(post["z_mu"], self._rollout(s0[:, 0], length))
 
     def _generation_actions(self, n: int, action) -> torch.Tensor:

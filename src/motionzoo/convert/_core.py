@@ -100,7 +100,13 @@ def read_checkpoint(checkpoint: Any) -> tuple[dict[str, torch.Tensor], dict[str,
         checkpoint = checkpoint["state_dict"]
     bad = [k for k, v in checkpoint.items() if not isinstance(v, torch.Tensor)]
     if bad:
-        raise ValueError(f"not a state_dict: {bad[0]!r} is not a tensor")
+        value = checkpoint[bad[0]]
+        if isinstance(value, Mapping):  # e.g. HALO's save_model: {"encoder": {...}, ...}
+            raise ValueError(
+                f"not a state_dict: {bad[0]!r} holds a dict of {len(value)} entries (a checkpoint "
+                f"of parts: {sorted(checkpoint)}); convert the whole network's state_dict"
+            )
+        raise ValueError(f"not a state_dict: {bad[0]!r} is a {type(value).__name__}, not a tensor")
     return dict(checkpoint), meta
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import torch
 
+from benchmarks._timing import training_step
 from motionzoo.models.families.lifting import count_parameters
 from motionzoo.models.graphsh import GraphSH
 from motionzoo.models.seqres import SeqRes
@@ -29,20 +30,10 @@ LABELS = {"vanilla": "Vanilla", "semantic": "SemGConv", "preagg": "PreAggr"}
 
 
 def _training_step(model, device: torch.device) -> Callable[[], None]:
-    model = model.to(device).train()
-    optimizer = model.configure_optimizers()["optimizer"]
     g = torch.Generator().manual_seed(0)
     pose2d = (torch.rand(BATCH, 16, 2, generator=g) * 2 - 1).to(device)
     pose3d = (torch.randn(BATCH, 16, 3, generator=g) * 0.3).to(device)
-
-    def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        loss = torch.nn.functional.mse_loss(model.net(pose2d), pose3d)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-
-    return step
+    return training_step(model.to(device), pose2d, pose3d)
 
 
 def _sync(device: torch.device) -> None:

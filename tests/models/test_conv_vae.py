@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
@@ -68,3 +69,26 @@ def test_training_lowers_the_loss_and_methods_keep_shapes(tmp_path):
     loaded = load_pretrained("conv-vae-tiny", directory=tmp_path)
     torch.testing.assert_close(loaded.reconstruct(x[:2]), model.reconstruct(x[:2]))
     torch.testing.assert_close(loaded.log_sigma, model.log_sigma)
+
+
+def test_a_judge_scores_reconstructions_samples_and_features_in_validation():
+    """With ``judge`` set, validation logs the judge's attribute accuracy on reconstructions,
+    its entropy on prior samples and the Fréchet distance of its features; the judge's weights
+    are not the model's."""
+    torch.manual_seed(0)
+    heads = ["body", "hair"]
+    model = ConvVAE(**TINY, judge="classifier-sprites-synthetic", judge_heads=heads)
+    assert not any(k.startswith("judge") for k in model.state_dict())
+    labels = {h: torch.randint(0, 6, (16,)) for h in heads}
+    data = make_dataloader(ArrayDataset({"image": images(16), **labels}), 8, shuffle=False)
+    trainer = Trainer(
+        accelerator="cpu", max_epochs=1, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False,
+    )  # fmt: skip
+    logged = trainer.validate(model, data, verbose=False)[0]
+    assert 0 <= logged["val/judge_acc"] <= 1
+    assert 0 <= logged["val/judge_entropy"] <= math.log(6) + 1e-6
+    assert logged["val/judge_fd"] > 0
+    unlabelled = make_dataloader(ArrayDataset({"image": images(8)}), 8, shuffle=False)
+    with pytest.raises(KeyError, match=r"scores heads \['body', 'hair'\], which the batch lacks"):
+        trainer.validate(model, unlabelled, verbose=False)

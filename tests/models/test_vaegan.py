@@ -19,6 +19,7 @@ from motionzoo.pretrained import load_pretrained, pretrained_info, save_pretrain
 from motionzoo.trainer import Trainer
 from motionzoo.viz.frames import ImageVAEPictures
 
+ATTRIBUTES = ["body", "bottom", "top", "hair"]
 TINY = dict(
     z_dim=8, encoder_channels=[4, 8, 8], encoder_hidden=32, decoder_channels=[8, 8, 4],
     decoder_start_channels=8, discriminator_channels=[4, 8, 8], discriminator_stem=4,
@@ -238,6 +239,41 @@ def test_equilibrium_skips_the_discriminator_ahead_and_the_gan_term_of_a_weak_on
         VAEGAN(**TINY, equilibrium=0.68, margin=0.7)
 
 
+def test_pixel_term_joins_l_llike_in_the_encoder_and_decoder_objectives():
+    torch.manual_seed(0)
+    model = VAEGAN(**TINY, gamma=0.5, pixel_weight=3.0).double()
+    x = images(4).double()
+    torch.manual_seed(1)
+    terms = model.loss_terms(x)
+    torch.manual_seed(1)
+    mu, logvar = model.encoder(x)
+    recon = model.decoder(mu + torch.randn_like(mu) * (0.5 * logvar).exp())
+    pixel = 0.5 * (x - recon).pow(2).sum((1, 2, 3)).mean()  # in float32, as every loss term
+    torch.testing.assert_close(terms["pixel"], pixel.float())
+    out = model.objectives(terms)
+    llike = terms["llike"] + 3.0 * terms["pixel"]
+    torch.testing.assert_close(out["encoder"], terms["prior"] + llike)
+    torch.testing.assert_close(out["decoder"], 0.5 * llike - terms["gan"])
+    paper = VAEGAN(**TINY, gamma=0.5).double().objectives(terms)  # pixel_weight 0: the paper
+    torch.testing.assert_close(paper["encoder"], terms["prior"] + terms["llike"])
+
+
+def test_reference_defect_options():
+    """bn_momentum 0.9 (the reference's BatchNorms) and gan_recon_term False (its discriminator
+    never sees reconstructions: L_GAN and its equilibrium over real and sampled only)."""
+    model = VAEGAN(**TINY, bn_momentum=0.9, gan_recon_term=False, equilibrium=0.68)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert len(norms) == 12 and {m.momentum for m in norms} == {0.9}
+    assert {m.momentum for m in VAEGAN(**TINY).modules() if hasattr(m, "momentum")} == {0.1}
+    torch.manual_seed(1)
+    terms = model.loss_terms(images(4))
+    torch.testing.assert_close(terms["gan"], terms["bce_real"] + terms["bce_sampled"])
+    t = torch.tensor
+    weak_on_recon = {"prior": t(1.0), "llike": t(2.0), "gan": t(1.6), "generator": t(-1.6),
+                     "bce_real": t(0.7), "bce_recon": t(5.0), "bce_sampled": t(0.9)}  # fmt: skip
+    assert model.objectives(weak_on_recon)["decoder"].item() == pytest.approx(0.01 * 2.0 - 1.6)
+
+
 def test_a_skipped_discriminator_step_leaves_its_parameters():
     torch.manual_seed(0)
     model = VAEGAN(**TINY, equilibrium=20.0, margin=1.0)  # every BCE < 19: D always ahead
@@ -250,28 +286,35 @@ def test_a_skipped_discriminator_step_leaves_its_parameters():
         assert same == (name == "discriminator"), name
 
 
-def test_published_weights_reproduce_the_manifest_metrics(tmp_path):
+def test_published_weights_recognisable_to_the_judge_and_reproduce_the_manifest_metrics():
     """``vaegan-sprites-synthetic`` on the test frames of the procedural Sprites it was measured
-    on (scripts/compare_vaegan.py): mean per-frame SSIM of the posterior-mean reconstructions
-    and their gradient energy over the ground truth's, summed over the test set."""
+    on (scripts/compare_vaegan.py: unseen characters): the judge (the published Sprites
+    classifier) recognises the attributes of its reconstructions far above chance (1/6) and the
+    old weights' 0.23, and the manifest's SSIM, gradient-energy ratio and judge accuracy are
+    reproduced. The issue's bar is 0.9; these weights reach 0.686 (docs/models/vaegan.md,
+    "Open")."""
+    from motionzoo.experiments.disentangle import DATASETS, load_test_data
+    from motionzoo.metrics.fidelity import Judge, JudgeAccuracy
+
     name = "vaegan-sprites-synthetic"
-    source = {
-        "class_path": "motionzoo.data.sprites.SpritesDataModule",
-        "init_args": {"root": str(tmp_path / "sprites"), "synthetic_into_root": True,
-                      "synthetic_characters": 22, "val_fraction": 0.1},
-    }  # fmt: skip
-    data = FramesDataModule(source, frames_per_sequence=None, batch_size=32)
-    data.prepare_data()
-    data.setup("test")
-    model = load_pretrained(name)
-    ssim, energy, n = 0.0, torch.zeros(2, dtype=torch.float64), 0
-    for batch in data.test_dataloader():
-        x = batch["image"]
+    data = load_test_data(DATASETS["sprites_synthetic"])
+    frames = data["frames"]  # (S, 8, 3, 64, 64)
+    labels = {h: data[h].repeat_interleave(frames.shape[1]) for h in ATTRIBUTES}
+    model, judge = load_pretrained(name), Judge("classifier-sprites-synthetic", ATTRIBUTES)
+    accuracy = JudgeAccuracy(ATTRIBUTES)
+    ssim, energy = 0.0, torch.zeros(2, dtype=torch.float64)
+    x_all = frames.flatten(0, 1)
+    for start in range(0, len(x_all), 128):
+        x = x_all[start : start + 128]
         recon = model.reconstruct(x)
+        accuracy.update(judge(recon)[1], {h: v[start : start + 128] for h, v in labels.items()})
         ssim += float(ssim_per_frame(recon, x).sum())
         energy += torch.stack([gradient_energy(recon).sum(), gradient_energy(x).sum()])
-        n += len(x)
     expected = pretrained_info(name)["metrics"]
-    assert ssim / n == pytest.approx(expected["test_ssim"], abs=1e-6)
+    assert float(accuracy.compute()) >= 0.65
+    assert float(accuracy.compute()) == pytest.approx(
+        expected["test_judge_attribute_accuracy"], abs=1e-6
+    )
+    assert ssim / len(x_all) == pytest.approx(expected["test_ssim"], abs=1e-6)
     ratio = float(energy[0] / energy[1])
     assert ratio == pytest.approx(expected["test_gradient_energy_ratio"], abs=1e-6)

@@ -9,6 +9,7 @@ chosen from the weights' shapes; ``save_converted`` writes it as a zoo weights f
 - ``semgcn``, ``martinez``: garyzhao/SemGCN (``motionzoo.convert.semgcn``).
 - ``graphsh-<gcn>`` (one per ``--gcn``): tamasino52/GraphSH (``motionzoo.convert.graphsh``).
 - ``dsvae``: yatindandi/Disentangled-Sequential-Autoencoder (``motionzoo.convert.dsvae``).
+- ``vaegan_pytorch``: lucabergamini/VAEGAN-PYTORCH @fa75275 (``motionzoo.convert.vaegan_pytorch``).
 - ``hgvae``: bouracha/generative_imputation @31de49e (``motionzoo.convert.generative_imputation``).
 - ``halo``: MdAsifKhan/HALO @1195e6a (``motionzoo.convert.halo``).
 
@@ -29,7 +30,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 
-from motionzoo.convert import dsvae, generative_imputation, graphsh, halo, semgcn
+from motionzoo.convert import dsvae, generative_imputation, graphsh, halo, semgcn, vaegan_pytorch
 from motionzoo.convert._core import Source, apply, read_checkpoint, save_converted
 
 __all__ = ["SOURCES", "Source", "convert", "main", "read_checkpoint", "save_converted"]
@@ -38,6 +39,7 @@ SOURCES: dict[str, Source] = {
     **semgcn.SOURCES,
     **graphsh.SOURCES,
     **dsvae.SOURCES,
+    **vaegan_pytorch.SOURCES,
     **generative_imputation.SOURCES,
     **halo.SOURCES,
 }

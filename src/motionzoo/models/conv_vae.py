@@ -29,6 +29,9 @@ class ConvVAE(ImageVAE):
         sigma: pixel standard deviation (initial value when learned); learn_sigma: learn it.
         lr: RMSProp learning rate (VAEGAN's optimiser, so the two compare at the same budget).
         image_key: batch key of the images.
+        judge, judge_heads: a classifier (pretrained name or path) and the heads of it whose
+            accuracy / entropy / feature distance are logged at val / test (None: off; see
+            :mod:`motionzoo.models.families.image_vae`).
     """
 
     def __init__(
@@ -43,6 +46,8 @@ class ConvVAE(ImageVAE):
         learn_sigma: bool = True,
         lr: float = 3e-4,
         image_key: str = "image",
+        judge: str | None = None,
+        judge_heads: list[str] | tuple[str, ...] | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()

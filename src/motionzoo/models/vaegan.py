@@ -11,8 +11,11 @@ N(0, I), batch means in float32:
 
 Updates (Algorithm 1), each objective back-propagated into its own network only, then one RMSProp
 step each: encoder <- L_prior + L_llike; decoder <- gamma L_llike - L_GAN; discriminator <- L_GAN.
-Options beyond the paper (off by default): ``generator_loss="non_saturating"`` (the public PyTorch
-code, lucabergamini/VAEGAN-PYTORCH) and its ``equilibrium`` / ``margin`` balancing.
+Options beyond the paper (off by default): ``generator_loss="non_saturating"``, the
+``equilibrium`` / ``margin`` balancing of the public PyTorch code (lucabergamini/VAEGAN-PYTORCH)
+and a pixel term in L_llike (``pixel_weight``; the published Sprites model uses the first and the
+last, docs/models/vaegan.md "Diagnosis"). ``bn_momentum=0.9`` and ``gan_recon_term=False``
+reproduce that code's two defects (its converted weights: ``motionzoo.convert.vaegan_pytorch``).
 """
 
 from __future__ import annotations
@@ -45,8 +48,22 @@ class VAEGAN(ImageVAE):
             the three groups is below ``equilibrium - margin`` (it is too far ahead), and the
             decoder leaves out its GAN term while one is above ``equilibrium + margin`` (the
             discriminator is too weak to learn from); when both hold, both train.
+        pixel_weight: w of a pixel-space term added to the encoder's and decoder's L_llike,
+            ``llike + w * pixel`` with ``pixel`` = 0.5 ||x - x~||^2 (not in the paper; 0: off).
+            Dis_l alone is a metric learned by a discriminator that only tells real from fake:
+            early in training (or on small data) it is blind to what tells characters apart
+            (colours), so reconstructions lose them (docs/models/vaegan.md, "Diagnosis").
+        bn_momentum: BatchNorm momentum of all three networks, PyTorch's convention (0.1);
+            0.9 reproduces lucabergamini/VAEGAN-PYTORCH, whose ``momentum=0.9`` meant Keras'
+            convention but makes the running statistics ~ the last training batch's.
+        gan_recon_term: L_GAN includes BCE(D(x~), 0) (eq. 2.13); False reproduces the same
+            code, whose discriminator never sees reconstructions (its equilibrium then checks
+            the real and sampled groups only).
         lr: RMSProp learning rate of all three networks (3e-4).
         image_key: batch key of the images.
+        judge, judge_heads: a classifier (pretrained name or path) and the heads of it whose
+            accuracy / entropy / feature distance are logged at val / test (None: off; see
+            :mod:`motionzoo.models.families.image_vae`).
     """
 
     def __init__(
@@ -64,9 +81,14 @@ class VAEGAN(ImageVAE):
         generator_loss: Literal["minimax", "non_saturating"] = "minimax",
         equilibrium: float | None = None,
         margin: float = 0.35,
+        pixel_weight: float = 0.0,
+        bn_momentum: float = 0.1,
+        gan_recon_term: bool = True,
         image_size: int = 64,
         lr: float = 3e-4,
         image_key: str = "image",
+        judge: str | None = None,
+        judge_heads: list[str] | tuple[str, ...] | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -87,12 +109,14 @@ class VAEGAN(ImageVAE):
             discriminator_hidden,
             feature_layer,
             image_size,
+            bn_momentum=bn_momentum,
         )
 
     def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """One forward pass of all three networks on images x (B, 3, H, W).
 
-        Returns the batch-mean losses ``prior``, ``llike``, ``gan`` (L_GAN as the
+        Returns the batch-mean losses ``prior``, ``llike``, ``pixel`` (0.5 ||x - x~||^2, used
+        with ``pixel_weight``), ``gan`` (L_GAN as the
         discriminator's BCE), ``generator`` (the decoder's GAN term: ``-gan`` or the
         non-saturating BCE), the discriminator's BCE per group ``bce_real``, ``bce_recon``,
         ``bce_sampled`` and its accuracies ``acc_real``, ``acc_recon``, ``acc_sampled``."""
@@ -102,11 +126,15 @@ class VAEGAN(ImageVAE):
         d = self.discriminator.adversarial_terms(x, recon, sampled)
         with torch.autocast(device_type=x.device.type, enabled=False):
             llike = 0.5 * (d["features_real"] - d["features_recon"]).pow(2).sum(-1).mean()
-            gan = d["bce_real"] + d["bce_recon"] + d["bce_sampled"]
+            pixel = 0.5 * (x.float() - recon.float()).pow(2).flatten(1).sum(-1).mean()
+            gan = d["bce_real"] + d["bce_sampled"]
+            if self.hparams.gan_recon_term:
+                gan = gan + d["bce_recon"]
         minimax = self.hparams.generator_loss == "minimax"
         return {
             "prior": gaussian_kl(mu, logvar).sum(-1).mean(),
             "llike": llike,
+            "pixel": pixel,
             "gan": gan,
             "generator": -gan if minimax else d["generator"],
             **{f"bce_{k}": d[f"bce_{k}"].detach() for k in GROUPS},
@@ -119,14 +147,17 @@ class VAEGAN(ImageVAE):
         out on steps it is too weak (``terms["bce_real"]`` etc.: its BCE per group)."""
         train_dis, train_gan = True, True
         if self.hparams.equilibrium is not None:
-            low, high = torch.stack([terms[f"bce_{k}"] for k in GROUPS]).aminmax()
+            groups = GROUPS if self.hparams.gan_recon_term else ("real", "sampled")
+            low, high = torch.stack([terms[f"bce_{k}"] for k in groups]).aminmax()
             train_dis = bool(low >= self.hparams.equilibrium - self.hparams.margin)
             train_gan = bool(high <= self.hparams.equilibrium + self.hparams.margin)
             if not (train_dis or train_gan):
                 train_dis = train_gan = True
-        decoder = self.hparams.gamma * terms["llike"]
+        w = self.hparams.pixel_weight
+        llike = terms["llike"] + w * terms["pixel"] if w else terms["llike"]
+        decoder = self.hparams.gamma * llike
         return {
-            "encoder": terms["prior"] + terms["llike"],
+            "encoder": terms["prior"] + llike,
             "decoder": decoder + terms["generator"] if train_gan else decoder,
             "discriminator": terms["gan"] if train_dis else None,
         }

@@ -12,8 +12,9 @@ width configurable so that tests and small pretrained models use the same code:
   output of strided block ``feature_layer`` (1-based; the paper's l is block 3, 256x8x8).
   :meth:`ConvDiscriminator.adversarial_terms`: its half of the VAE/GAN losses (eq. 2.12-2.13).
 
-BatchNorm momentum 0.1 in PyTorch's convention is the reference's ``momentum=0.9`` (Keras
-convention: the weight of the running average).
+BatchNorm momentum 0.1 in PyTorch's convention is what the reference's ``momentum=0.9`` means in
+Keras' convention (the weight of the running average); ``bn_momentum=0.9`` is what the reference
+code actually runs (PyTorch's convention: running statistics ~ the last batch's).
 """
 
 from __future__ import annotations
@@ -24,18 +25,20 @@ from einops import rearrange
 from torch import nn
 
 
-def _down(c_in: int, c_out: int) -> nn.Sequential:
+def _down(c_in: int, c_out: int, momentum: float = 0.1) -> nn.Sequential:
     """conv5 stride 2 (64 -> 32 -> 16 -> 8), BN, ReLU; indexable so the pre-BN output is [0]."""
     return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 5, 2, 2, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)
+        nn.Conv2d(c_in, c_out, 5, 2, 2, bias=False),
+        nn.BatchNorm2d(c_out, momentum=momentum),
+        nn.ReLU(True),
     )
 
 
-def _up(c_in: int, c_out: int) -> nn.Sequential:
+def _up(c_in: int, c_out: int, momentum: float = 0.1) -> nn.Sequential:
     """transposed conv5 stride 2 (8 -> 16 -> 32 -> 64), BN, ReLU."""
     return nn.Sequential(
         nn.ConvTranspose2d(c_in, c_out, 5, 2, 2, output_padding=1, bias=False),
-        nn.BatchNorm2d(c_out),
+        nn.BatchNorm2d(c_out, momentum=momentum),
         nn.ReLU(True),
     )
 
@@ -50,14 +53,15 @@ class ConvEncoder(nn.Module):
         hidden: int = 2048,
         size: int = 64,
         in_channels: int = 3,
+        bn_momentum: float = 0.1,
     ):
         super().__init__()
-        blocks = [_down(a, b) for a, b in zip((in_channels, *channels[:-1]), channels)]
-        self.blocks = nn.Sequential(*blocks)
+        pairs = zip((in_channels, *channels[:-1]), channels)
+        self.blocks = nn.Sequential(*[_down(a, b, bn_momentum) for a, b in pairs])
         side = size // 2 ** len(channels)
         self.fc = nn.Sequential(
             nn.Linear(channels[-1] * side * side, hidden, bias=False),
-            nn.BatchNorm1d(hidden),
+            nn.BatchNorm1d(hidden, momentum=bn_momentum),
             nn.ReLU(True),
         )
         self.mu = nn.Linear(hidden, z_dim)
@@ -78,16 +82,18 @@ class ConvDecoder(nn.Module):
         start_channels: int = 256,
         size: int = 64,
         out_channels: int = 3,
+        bn_momentum: float = 0.1,
     ):
         super().__init__()
         self.side = size // 2 ** len(channels)
         self.start_channels = start_channels
         self.fc = nn.Sequential(
             nn.Linear(z_dim, start_channels * self.side**2, bias=False),
-            nn.BatchNorm1d(start_channels * self.side**2),
+            nn.BatchNorm1d(start_channels * self.side**2, momentum=bn_momentum),
             nn.ReLU(True),
         )
-        ups = [_up(a, b) for a, b in zip((start_channels, *channels[:-1]), channels)]
+        pairs = zip((start_channels, *channels[:-1]), channels)
+        ups = [_up(a, b, bn_momentum) for a, b in pairs]
         self.blocks = nn.Sequential(*ups)
         self.out = nn.Sequential(nn.Conv2d(channels[-1], out_channels, 5, 1, 2), nn.Tanh())
 
@@ -110,6 +116,7 @@ class ConvDiscriminator(nn.Module):
         feature_layer: int = 3,
         size: int = 64,
         in_channels: int = 3,
+        bn_momentum: float = 0.1,
     ):
         super().__init__()
         if not 1 <= feature_layer <= len(channels):
@@ -119,12 +126,12 @@ class ConvDiscriminator(nn.Module):
             )
         self.feature_layer = feature_layer
         self.stem = nn.Sequential(nn.Conv2d(in_channels, stem_channels, 5, 1, 2), nn.ReLU(True))
-        blocks = [_down(a, b) for a, b in zip((stem_channels, *channels[:-1]), channels)]
-        self.blocks = nn.ModuleList(blocks)
+        pairs = zip((stem_channels, *channels[:-1]), channels)
+        self.blocks = nn.ModuleList([_down(a, b, bn_momentum) for a, b in pairs])
         side = size // 2 ** len(channels)
         self.head = nn.Sequential(
             nn.Linear(channels[-1] * side * side, hidden, bias=False),
-            nn.BatchNorm1d(hidden),
+            nn.BatchNorm1d(hidden, momentum=bn_momentum),
             nn.ReLU(True),
             nn.Linear(hidden, 1),
         )

@@ -12,7 +12,12 @@ The contract of :class:`ImageVAE` (ConvVAE, VAEGAN):
   run in eval mode without gradients and restore the mode (:func:`~motionzoo.nn.modes.evaluating`).
 - ``_common_step(batch, stage)``: the model's ``loss_terms(images)`` logged as ``<stage>/<term>``;
   at val / test also ``<stage>/ssim`` and ``<stage>/energy_ratio`` (reconstructions at the
-  posterior mean) from ``self.metrics``. Pictures: :class:`motionzoo.viz.frames.ImageVAEPictures`.
+  posterior mean) from ``self.metrics``; with a judge classifier (``hparams.judge``: a pretrained
+  name such as ``classifier-sprites-synthetic``, ``hparams.judge_heads``: its heads to score, whose
+  labels the batch holds) also ``<stage>/judge_acc`` (reconstructions), ``<stage>/judge_entropy``
+  (prior samples) and ``<stage>/judge_fd`` (reconstructions against the real images), the
+  measures of :mod:`motionzoo.metrics.fidelity`. Pictures:
+  :class:`motionzoo.viz.frames.ImageVAEPictures`.
 
 :class:`~motionzoo.models.cross_modal_vae.CrossModalVAE` uses the same verbs for its image side.
 """
@@ -23,6 +28,7 @@ import torch
 from einops import rearrange
 from torchmetrics import MeanMetric
 
+from motionzoo.metrics.fidelity import Judge, JudgeAccuracy, JudgeEntropy, JudgeFrechetDistance
 from motionzoo.metrics.image import FrameSSIM, gradient_energy
 from motionzoo.models.base import ZooModule
 from motionzoo.nn.conv import ConvDecoder, ConvEncoder
@@ -40,15 +46,30 @@ class ImageVAE(ZooModule):
     def _build_autoencoder(self) -> None:
         """The encoder and decoder of :mod:`motionzoo.nn.conv` from the hyper-parameters
         (``z_dim``, ``encoder_channels``, ``encoder_hidden``, ``decoder_channels``,
-        ``decoder_start_channels``, ``image_size``), and the image metrics of val / test."""
+        ``decoder_start_channels``, ``image_size``, ``bn_momentum`` if the model has it), and
+        the image metrics of val / test (with the judge's if ``judge`` is set; the judge is not
+        one of the model's modules, its weights are not in the model's checkpoint)."""
         h = self.hparams
+        momentum = h.get("bn_momentum", 0.1)
         self.encoder = ConvEncoder(
-            h.z_dim, tuple(h.encoder_channels), h.encoder_hidden, h.image_size
-        )
+            h.z_dim, tuple(h.encoder_channels), h.encoder_hidden, h.image_size,
+            bn_momentum=momentum,
+        )  # fmt: skip
         self.decoder = ConvDecoder(
-            h.z_dim, tuple(h.decoder_channels), h.decoder_start_channels, h.image_size
-        )
+            h.z_dim, tuple(h.decoder_channels), h.decoder_start_channels, h.image_size,
+            bn_momentum=momentum,
+        )  # fmt: skip
         self.add_metrics(lambda: {"ssim": FrameSSIM(), "energy_ratio": MeanMetric()})
+        self.judge = Judge(h.judge, h.judge_heads) if h.get("judge") else None
+        if self.judge is not None:
+            j = self.judge
+            self.add_metrics(
+                lambda: {
+                    "judge_acc": JudgeAccuracy(j.heads),
+                    "judge_entropy": JudgeEntropy(j.heads),
+                    "judge_fd": JudgeFrechetDistance(j.dim),
+                }
+            )
 
     def images(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The batch's images (N, 3, H, W): ``batch[hparams.image_key]``, or all frames of
@@ -123,19 +144,40 @@ class ImageVAE(ZooModule):
         terms = self.loss_terms(x)
         self.log_terms(stage, terms, batch_size=x.shape[0])
         if stage != "train":
-            self._image_metrics(x, stage)
+            self._image_metrics(x, stage, batch)
         return terms.get("loss")
 
     def predict_step(self, batch, batch_idx):
         return self.reconstruct(self.images(batch))
 
-    def _image_metrics(self, x: torch.Tensor, stage: str) -> None:
+    def _judge_metrics(self, metrics, x: torch.Tensor, recon: torch.Tensor, batch) -> None:
+        """The judge's accuracy on ``recon`` against the batch's labels, its entropy on as many
+        prior samples and its features of ``recon`` against those of ``x``."""
+        missing = [h for h in self.judge.heads if h not in batch]
+        if missing:
+            raise KeyError(
+                f"{type(self).__name__}: judge {self.judge.name!r} scores heads {missing}, "
+                f"which the batch lacks; keys: {list(batch)} (set judge_heads)"
+            )
+        # labels per sequence (B,) serve its T images when the batch holds ``frames``
+        labels = {h: batch[h].repeat_interleave(len(x) // len(batch[h])) for h in self.judge.heads}
+        real_features, _ = self.judge(x)
+        recon_features, recon_probs = self.judge(recon)
+        sampled = self.decoder(torch.randn(len(x), self.hparams.z_dim, device=x.device))
+        metrics["judge_acc"].update(recon_probs, labels)
+        metrics["judge_entropy"].update(self.judge(sampled)[1])
+        metrics["judge_fd"].update(real_features, recon_features)
+
+    def _image_metrics(self, x: torch.Tensor, stage: str, batch) -> None:
         """SSIM of reconstructions (posterior mean) and their gradient energy / the data's (per
-        batch; the logged value is the batch-size weighted mean of the batches' ratios)."""
+        batch; the logged value is the batch-size weighted mean of the batches' ratios); the
+        judge's scores when there is one."""
         recon = self(x)
         metrics = self.stage_metrics(stage)
         metrics["ssim"].update(recon.float(), x.float())
         ratio = gradient_energy(recon).sum() / gradient_energy(x).sum().clamp_min(1e-12)
         metrics["energy_ratio"].update(ratio.float(), weight=x.shape[0])
+        if self.judge is not None:
+            self._judge_metrics(metrics, x, recon, batch)
         for name, metric in metrics.items():
             self.log(f"{stage}/{name}", metric, on_step=False, on_epoch=True, batch_size=len(x))

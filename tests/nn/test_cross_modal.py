@@ -18,6 +18,9 @@ from motionzoo.nn.cross_modal import (
     PoseDecoder,
     PoseEncoder,
     PoseNormalizer,
+    ResidualPair,
+    imagenet_denormalize,
+    imagenet_normalize,
 )
 from motionzoo.nn.resnet import ResNet18
 
@@ -71,6 +74,30 @@ def test_pose_encoder_has_five_linear_relu_blocks_of_512():
     mu, logvar = encoder(torch.randn(4, 16, 2))
     assert mu.shape == logvar.shape == (4, 100)
     assert PoseDecoder(16, 3, 100)(mu).shape == (4, 16, 3)
+
+
+def test_residual_pose_networks_are_hpe3ds_lbad_trunk():
+    """HPE3D's Encoder2D / Decoder3D: Linear-BN-ReLU-Dropout to 1024, then x + LBAD(LBAD(x))."""
+    torch.manual_seed(0)
+    encoder = PoseEncoder(16, 2, 500, hidden=1024, num_blocks=1, residual=True).eval()
+    first, pair = encoder.blocks
+    assert [type(m) for m in first] == [nn.Linear, nn.BatchNorm1d, nn.ReLU, nn.Dropout]
+    assert (first[0].in_features, first[0].out_features, first[3].p) == (32, 1024, 0.2)
+    assert isinstance(pair, ResidualPair) and len(pair.layers) == 2
+    x = torch.randn(4, 16, 2)
+    h = first(x.flatten(1))
+    mu, _ = encoder(x)
+    torch.testing.assert_close(mu, encoder.fc_mean(h + pair.layers[1](pair.layers[0](h))))
+    decoder = PoseDecoder(16, 3, 500, hidden=1024, num_blocks=1, residual=True)
+    assert decoder(mu).shape == (4, 16, 3) and decoder.out.in_features == 1024
+
+
+def test_imagenet_units_round_trip():
+    x = torch.rand(2, 3, 8, 8) * 2 - 1
+    y = imagenet_normalize(x)
+    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+    torch.testing.assert_close(y, ((x + 1) / 2 - mean) / torch.tensor(IMAGENET_STD).view(3, 1, 1))
+    torch.testing.assert_close(imagenet_denormalize(y), x)
 
 
 def test_pose_decoder_without_blocks_is_affine():

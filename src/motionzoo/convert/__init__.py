@@ -9,6 +9,7 @@ chosen from the weights' shapes; ``save_converted`` writes it as a zoo weights f
 - ``semgcn``, ``martinez``: garyzhao/SemGCN (``motionzoo.convert.semgcn``).
 - ``graphsh-<gcn>`` (one per ``--gcn``): tamasino52/GraphSH (``motionzoo.convert.graphsh``).
 - ``dsvae``: yatindandi/Disentangled-Sequential-Autoencoder (``motionzoo.convert.dsvae``).
+- ``hpe3d``: bsridatta/HPE3D @b37ad62 (``motionzoo.convert.hpe3d``).
 - ``vaegan_pytorch``: lucabergamini/VAEGAN-PYTORCH @fa75275 (``motionzoo.convert.vaegan_pytorch``).
 - ``hgvae``: bouracha/generative_imputation @31de49e (``motionzoo.convert.generative_imputation``).
 - ``halo``: MdAsifKhan/HALO @1195e6a (``motionzoo.convert.halo``).
@@ -30,7 +31,15 @@ from typing import Any
 
 import pytorch_lightning as pl
 
-from motionzoo.convert import dsvae, generative_imputation, graphsh, halo, semgcn, vaegan_pytorch
+from motionzoo.convert import (
+    dsvae,
+    generative_imputation,
+    graphsh,
+    halo,
+    hpe3d,
+    semgcn,
+    vaegan_pytorch,
+)
 from motionzoo.convert._core import Source, apply, read_checkpoint, save_converted
 
 __all__ = ["SOURCES", "Source", "convert", "main", "read_checkpoint", "save_converted"]
@@ -39,6 +48,7 @@ SOURCES: dict[str, Source] = {
     **semgcn.SOURCES,
     **graphsh.SOURCES,
     **dsvae.SOURCES,
+    **hpe3d.SOURCES,
     **vaegan_pytorch.SOURCES,
     **generative_imputation.SOURCES,
     **halo.SOURCES,

@@ -21,6 +21,7 @@ import torch
 
 from motionzoo.experiments import command
 from motionzoo.experiments.command import say, steps, user_errors
+from motionzoo.metrics.render import render_scores
 from motionzoo.nn.modes import eval_mode
 
 
@@ -61,6 +62,28 @@ def latent_ratio(model, dataloader, a: str = "rgb", b: str = "2d", **kwargs) -> 
     """:func:`cross_modal_ratio` of the model's ``a`` and ``b`` latents over a DataLoader."""
     codes = encode_dataset(model, dataloader, (a, b), **kwargs)
     return cross_modal_ratio(codes[a], codes[b])
+
+
+def render_measure(model, dataloader, max_batches: int | None = None) -> dict[str, float]:
+    """Mean :func:`~motionzoo.metrics.render.render_scores` of the model's image renders at z =
+    mean against the crops: ``render_iou_<source>`` and ``render_colour_error_<source>`` for
+    each source the model decodes to rgb (``rgb``: reconstruction, ``3d``: from the pose)."""
+    sources = [s for s in ("rgb", "3d") if s in model.encoders and "rgb" in model.decoders]
+    scores = {s: {"iou": [], "colour_error": []} for s in sources}
+    with eval_mode(model):
+        for i, batch in enumerate(dataloader):
+            if max_batches is not None and i >= max_batches:
+                break
+            target = batch["image"].to(model.device)
+            for s in sources:
+                preds = model.translate(s, "rgb", batch[model.batch_keys[s]])
+                for k, v in render_scores(preds, target).items():
+                    scores[s][k].append(v.cpu())
+    return {
+        f"render_{k}_{s}": torch.cat(v).nanmean().item()
+        for s, per in scores.items()
+        for k, v in per.items()
+    }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -17,6 +17,7 @@ MPJPE (Protocol #1) and P-MPJPE (#2) in mm per source decoded to 3D, per action 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Literal
 
@@ -36,6 +37,9 @@ from motionzoo.nn.cross_modal import (
     PoseDecoder,
     PoseEncoder,
     PoseNormalizer,
+    imagenet_denormalize,
+    imagenet_normalize,
+    rotate_hue,
 )
 from motionzoo.nn.distributions import KL_SCHEDULES, gaussian_kl, kl_weight_at, reparameterize
 from motionzoo.nn.modes import evaluating
@@ -82,7 +86,25 @@ class CrossModalVAE(ZooModule):
             start); freeze_backbone: train only layer4 of it.
         image_decoder_channels: the five transposed convs' widths.
         pose_hidden, pose_encoder_blocks, pose_decoder_blocks: pose MLPs (thesis 512, 5 blocks).
-        pose_loss: ``"mse"`` (thesis) or ``"l1"`` (its code). image_loss: ``"l1"`` or
+        pose_style: ``"mlp"`` (the thesis text: blocks of Linear + ReLU) or ``"residual"``
+            (HPE3D's code: an input Linear-BN-ReLU-Dropout, then ``*_blocks`` residual pairs;
+            the reference has 1 of 1024 units), pose_dropout its dropout (0.2).
+        kl_normalization: ``"elements"``: a pair's KL divided by its target's elements per
+            sample (16 * 3, or 3 * H * W). ``"hpe3d"`` reproduces the reference's ``KLD``:
+            images' KL divided by 256 * 256 whatever the size (its own warning says "fix KLD
+            loss normalization": it leaves out the 3 colour channels that the L1 averages over,
+            a 3x heavier KL), poses' by 16 * 3.
+        hue_augmentation: rotate the hue of each training image by a random angle (about the
+            grey axis, :func:`~motionzoo.nn.cross_modal.rotate_hue`) in the pairs whose source is
+            ``rgb`` (their image targets too): colour is not pose, and subjects whose colours
+            the training set lacks (the synthetic test subjects) are then no longer unseen.
+        image_units: ``"unit"``: the image decoder writes [-1, 1] images. ``"imagenet"``: it
+            writes ImageNet-normalised images, the reference's ``DecoderRGB`` (trained on
+            albumentations' ``Normalize()``d targets); its L1 is taken in those units and
+            :meth:`translate` / :meth:`generate` map them back to [-1, 1].
+        pose_loss: ``"mse"`` (thesis) or ``"l1"`` (its code). image_loss: ``"l1"`` (both),
+            ``"mse"`` (mean-seeking: a thin figure on a plain background is not averaged away
+            as L1's per-pixel median does while the decoder is still learning) or
             ``"discriminator"``: VAEGAN's feature similarity (:class:`DiscriminatorSimilarity`,
             + ``discriminator_*`` widths, ``feature_layer``), the discriminator trained on L_GAN
             by its own optimiser, the decoder also descending ``gan_weight`` x the
@@ -111,8 +133,10 @@ class CrossModalVAE(ZooModule):
         pose_hidden: int = 512,
         pose_encoder_blocks: int = 5,
         pose_decoder_blocks: int = 5,
+        pose_style: Literal["mlp", "residual"] = "mlp",
+        pose_dropout: float = 0.2,
         pose_loss: Literal["mse", "l1"] = "mse",
-        image_loss: Literal["l1", "discriminator"] = "l1",
+        image_loss: Literal["l1", "mse", "discriminator"] = "l1",
         discriminator_channels: Sequence[int] = (128, 256, 256),
         discriminator_stem: int = 32,
         discriminator_hidden: int = 512,
@@ -125,6 +149,9 @@ class CrossModalVAE(ZooModule):
         beta_cycle_epochs: int = 40,
         beta_cycle_ratio: float = 0.5,
         logvar_max: float = 30.0,
+        kl_normalization: Literal["elements", "hpe3d"] = "elements",
+        image_units: Literal["unit", "imagenet"] = "unit",
+        hue_augmentation: bool = False,
         lr: float = 4e-4,
         lr_plateau_patience: int = 10,
         lr_plateau_factor: float = 0.3,
@@ -138,22 +165,26 @@ class CrossModalVAE(ZooModule):
             raise ValueError(f"pairs {list(pairs)}: give at least one pair, each once")
         for name, value, allowed in (("schedule", schedule, ("batch", "epoch")),
                                      ("pose_loss", pose_loss, ("mse", "l1")),
-                                     ("image_loss", image_loss, ("l1", "discriminator")),
+                                     ("image_loss", image_loss, ("l1", "mse", "discriminator")),
+                                     ("pose_style", pose_style, ("mlp", "residual")),
+                                     ("kl_normalization", kl_normalization, ("elements", "hpe3d")),
+                                     ("image_units", image_units, ("unit", "imagenet")),
                                      ("beta_schedule", beta_schedule, KL_SCHEDULES)):  # fmt: skip
             if value not in allowed:
                 raise ValueError(f"{name} {value!r}; expected one of {allowed}")
         self.action_names = tuple(action_names)
         j = num_joints - 1  # root removed
         sources, targets = ({pair[i] for pair in self.pairs} for i in (0, 1))
+        trunk = dict(residual=pose_style == "residual", dropout=pose_dropout)
         builders = {
             "rgb": lambda: ImageEncoder(latent_dim, backbone_width, freeze_backbone),
-            "2d": lambda: PoseEncoder(j, 2, latent_dim, pose_hidden, pose_encoder_blocks),
-            "3d": lambda: PoseEncoder(j, 3, latent_dim, pose_hidden, pose_encoder_blocks),
+            "2d": lambda: PoseEncoder(j, 2, latent_dim, pose_hidden, pose_encoder_blocks, **trunk),
+            "3d": lambda: PoseEncoder(j, 3, latent_dim, pose_hidden, pose_encoder_blocks, **trunk),
         }
         self.encoders = nn.ModuleDict({m: builders[m]() for m in MODALITIES if m in sources})
         decoders = {
             "rgb": lambda: ImageDecoder(latent_dim, image_size, tuple(image_decoder_channels)),
-            "3d": lambda: PoseDecoder(j, 3, latent_dim, pose_hidden, pose_decoder_blocks),
+            "3d": lambda: PoseDecoder(j, 3, latent_dim, pose_hidden, pose_decoder_blocks, **trunk),
         }
         self.decoders = nn.ModuleDict({m: decoders[m]() for m in TARGETS if m in targets})
         self.discriminator = None
@@ -242,7 +273,29 @@ class CrossModalVAE(ZooModule):
 
     def _batch_units(self, target: str, out: torch.Tensor) -> torch.Tensor:
         """Decoder output -> pose3d (B, 17, 3) mm root-relative, or images clamped to [-1, 1]."""
-        return self.normalizer.pose3d_mm(out) if target == "3d" else out.clamp(-1, 1)
+        if target == "3d":
+            return self.normalizer.pose3d_mm(out)
+        return (imagenet_denormalize(out) if self.imagenet_units else out).clamp(-1, 1)
+
+    @property
+    def imagenet_units(self) -> bool:
+        return self.hparams.image_units == "imagenet"
+
+    def _target(self, target: str, normalized: torch.Tensor) -> torch.Tensor:
+        """A decoder's target from the normalised input: poses as they are; images in the
+        decoder's units (``image_units``)."""
+        return (
+            imagenet_normalize(normalized)
+            if target == "rgb" and self.imagenet_units
+            else normalized
+        )
+
+    def _kl_elements(self, target: str, x: torch.Tensor) -> int:
+        """KL divisor of a pair (``kl_normalization``): the target's elements per sample, or
+        the reference's constants 256 * 256 (images) and 16 * 3 (poses)."""
+        if self.hparams.kl_normalization == "hpe3d":
+            return 256 * 256 if target == "rgb" else 16 * 3
+        return x[0].numel()
 
     def _translate(self, source: str, target: str, x: torch.Tensor) -> torch.Tensor:
         decoder = self._decoder(target)
@@ -303,13 +356,13 @@ class CrossModalVAE(ZooModule):
         mu, logvar = latents[source]
         decoder = self.decoders[target]
         out = decoder(reparameterize(mu, logvar) if sample else mu)
-        x, terms = inputs[target], {}
+        x, terms, h = self._target(target, inputs[target]), {}, self.hparams
         with torch.autocast(device_type=x.device.type, enabled=False):
-            kl = (gaussian_kl(mu, logvar).sum(-1) / x[0].numel()).mean()
+            kl = (gaussian_kl(mu, logvar).sum(-1) / self._kl_elements(target, x)).mean()
             if target == "rgb" and self.discriminator is not None:
                 terms = self.discriminator(x, out, decoder(torch.randn_like(mu)))
                 recon = terms.pop("recon")
-            elif target == "3d" and self.hparams.pose_loss == "mse":
+            elif (h.pose_loss if target == "3d" else h.image_loss) == "mse":
                 recon = F.mse_loss(out.float(), x.float())
             else:
                 recon = F.l1_loss(out.float(), x.float())
@@ -332,7 +385,7 @@ class CrossModalVAE(ZooModule):
         total = 0.0
         for i in active:
             pair = self.pairs[i]
-            inputs, latents = self._inputs_and_latents(batch, [pair[0]])
+            inputs, latents = self._inputs_and_latents(self._augment(batch, pair), [pair[0]])
             terms = self.pair_terms(pair, inputs, latents, beta, sample=True)
             self.log_terms(
                 "train",
@@ -342,6 +395,15 @@ class CrossModalVAE(ZooModule):
             self._update(i, pair, terms, optimizers)
             total += terms["loss"].detach()
         return total
+
+    def _augment(self, batch: dict, pair: tuple[str, str]) -> dict:
+        """The batch a training pair sees: with ``hue_augmentation`` and an ``rgb`` source,
+        each image's hue turned by its own uniform random angle."""
+        if not (self.hparams.hue_augmentation and pair[0] == "rgb"):
+            return batch
+        images = batch["image"]
+        angles = torch.rand(len(images), device=images.device) * (2 * math.pi)
+        return {**batch, "image": rotate_hue(images, angles)}
 
     def _update(self, i: int, pair, terms: dict, optimizers: list) -> None:
         """The pair's optimiser on recon + beta KL; with the discriminator, the decoder also on

@@ -7,7 +7,8 @@ per sample: (B, J, C) <-> (B, J*C).
 
 - :class:`ImageEncoder` (``EncoderRGB``): torchvision-compatible ResNet-18 + mean / logvar heads.
 - :class:`ImageDecoder` (``DecoderRGB``): FC to (256, s, s), 5 transposed convs to the image.
-- :class:`PoseEncoder` / :class:`PoseDecoder`: the thesis' MLPs, 5 x (Linear + ReLU) of 512.
+- :class:`PoseEncoder` / :class:`PoseDecoder`: the thesis' MLPs, 5 x (Linear + ReLU) of 512, or
+  HPE3D's residual LBAD trunk (:func:`pose_trunk`).
 - :class:`PoseNormalizer`: the thesis' root removal and z-scoring with training statistics.
 - :class:`DiscriminatorSimilarity`: VAEGAN's discriminator feature similarity as image loss.
 """
@@ -33,6 +34,68 @@ def _mlp(in_features: int, hidden: int, num_blocks: int) -> tuple[nn.Sequential,
     return nn.Sequential(*layers), width
 
 
+def _lbad(in_features: int, out_features: int, dropout: float) -> nn.Sequential:
+    """HPE3D's ``LBAD``: Linear -> BatchNorm -> ReLU -> Dropout."""
+    return nn.Sequential(
+        nn.Linear(in_features, out_features),
+        nn.BatchNorm1d(out_features),
+        nn.ReLU(inplace=True),
+        nn.Dropout(dropout),
+    )
+
+
+class ResidualPair(nn.Module):
+    """x + LBAD(LBAD(x)): HPE3D's residual pair (``LBAD_1``, ``LBAD_2``) of width ``hidden``."""
+
+    def __init__(self, hidden: int, dropout: float):
+        super().__init__()
+        self.layers = nn.Sequential(_lbad(hidden, hidden, dropout), _lbad(hidden, hidden, dropout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.layers(x)
+
+
+def pose_trunk(
+    in_features: int, hidden: int, num_blocks: int, residual: bool, dropout: float
+) -> tuple[nn.Sequential, int]:
+    """The hidden layers of a pose encoder / decoder; returns the stack and its output width.
+
+    ``residual=False``: the thesis text's ``num_blocks`` x (Linear + ReLU). ``residual=True``:
+    HPE3D's code (``Encoder2D`` / ``Decoder3D`` @b37ad62): an input LBAD (Linear, BatchNorm,
+    ReLU, Dropout) to ``hidden``, then ``num_blocks`` :class:`ResidualPair` (the reference: 1).
+    """
+    if not residual:
+        return _mlp(in_features, hidden, num_blocks)
+    pairs = [ResidualPair(hidden, dropout) for _ in range(num_blocks)]
+    return nn.Sequential(_lbad(in_features, hidden, dropout), *pairs), hidden
+
+
+def imagenet_normalize(images: torch.Tensor) -> torch.Tensor:
+    """images (B, 3, H, W) in [-1, 1] -> ImageNet-normalised ((x01 - mean) / std, the input of
+    torchvision's weights and albumentations' ``Normalize()``)."""
+    mean, std = (images.new_tensor(v).view(3, 1, 1) for v in (IMAGENET_MEAN, IMAGENET_STD))
+    return ((images + 1) / 2 - mean) / std
+
+
+def imagenet_denormalize(images: torch.Tensor) -> torch.Tensor:
+    """The inverse of :func:`imagenet_normalize`: ImageNet-normalised -> [-1, 1] units."""
+    mean, std = (images.new_tensor(v).view(3, 1, 1) for v in (IMAGENET_MEAN, IMAGENET_STD))
+    return (images * std + mean) * 2 - 1
+
+
+def rotate_hue(images: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
+    """images (B, 3, H, W) in [-1, 1], angles (B,) radians -> the images with their colours
+    rotated by ``angles`` about the grey axis (1, 1, 1) of RGB space (Rodrigues' formula):
+    greys stay, hues turn, saturation and brightness are kept up to the clamp to [-1, 1]."""
+    k = images.new_full((3,), 3**-0.5)
+    cross = images.new_tensor([[0, -1, 1], [1, 0, -1], [-1, 1, 0]]) * k[0]  # [k]_x
+    cos, sin = angles.cos()[:, None, None], angles.sin()[:, None, None]
+    rotation = (
+        cos * torch.eye(3, device=images.device) + sin * cross + (1 - cos) * torch.outer(k, k)
+    )
+    return torch.einsum("bij,bjhw->bihw", rotation.to(images.dtype), images).clamp(-1, 1)
+
+
 class ImageEncoder(nn.Module):
     """images (B, 3, H, W) in [-1, 1] -> (mu, logvar), each (B, latent_dim): a ResNet-18 without
     ``fc`` (:mod:`motionzoo.nn.resnet`) + ``fc_mean`` / ``fc_logvar`` Linear(512 -> latent).
@@ -51,15 +114,12 @@ class ImageEncoder(nn.Module):
         self.backbone = ResNet18(num_classes=0, width=width)
         self.fc_mean = nn.Linear(self.backbone.num_features, latent_dim)
         self.fc_logvar = nn.Linear(self.backbone.num_features, latent_dim)
-        self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(3, 1, 1), False)
-        self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(3, 1, 1), False)
         if freeze_backbone:
             for name, p in self.backbone.named_parameters():
                 p.requires_grad_(name.startswith("layer4."))
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = ((images + 1) / 2 - self.pixel_mean) / self.pixel_std
-        h = self.backbone.features(x)
+        h = self.backbone.features(imagenet_normalize(images))
         return self.fc_mean(h), self.fc_logvar(h)
 
 
@@ -103,9 +163,10 @@ class ImageDecoder(nn.Module):
 
 
 class PoseEncoder(nn.Module):
-    """poses (B, J, C) -> (mu, logvar), each (B, latent_dim): ``num_blocks`` x (Linear + ReLU)
-    of ``hidden`` units (thesis: 5 x 512), then the two linear heads. The thesis' 2D encoder; the
-    3D encoder is the same network on 3D input."""
+    """poses (B, J, C) -> (mu, logvar), each (B, latent_dim): :func:`pose_trunk` (thesis text:
+    5 x (Linear + ReLU) of 512; ``residual``: HPE3D's ``Encoder2D``, 1024 units, 1 residual
+    pair, dropout 0.2), then the two linear heads ``fc_mean`` / ``fc_logvar``. The 2D encoder;
+    the 3D encoder is the same network on 3D input."""
 
     def __init__(
         self,
@@ -114,9 +175,13 @@ class PoseEncoder(nn.Module):
         latent_dim: int = 100,
         hidden: int = 512,
         num_blocks: int = 5,
+        residual: bool = False,
+        dropout: float = 0.2,
     ):
         super().__init__()
-        self.blocks, width = _mlp(num_joints * channels, hidden, num_blocks)
+        self.blocks, width = pose_trunk(
+            num_joints * channels, hidden, num_blocks, residual, dropout
+        )
         self.fc_mean = nn.Linear(width, latent_dim)
         self.fc_logvar = nn.Linear(width, latent_dim)
 
@@ -126,8 +191,9 @@ class PoseEncoder(nn.Module):
 
 
 class PoseDecoder(nn.Module):
-    """z (B, latent_dim) -> poses (B, J, C): ``num_blocks`` x (Linear + ReLU), then Linear
-    (``num_blocks=0``: a single linear map)."""
+    """z (B, latent_dim) -> poses (B, J, C): :func:`pose_trunk`, then Linear ``out``
+    (``num_blocks=0`` without ``residual``: a single linear map; ``residual``: HPE3D's
+    ``Decoder3D``)."""
 
     def __init__(
         self,
@@ -136,10 +202,12 @@ class PoseDecoder(nn.Module):
         latent_dim: int = 100,
         hidden: int = 512,
         num_blocks: int = 5,
+        residual: bool = False,
+        dropout: float = 0.2,
     ):
         super().__init__()
         self.channels = channels
-        self.blocks, width = _mlp(latent_dim, hidden, num_blocks)
+        self.blocks, width = pose_trunk(latent_dim, hidden, num_blocks, residual, dropout)
         self.out = nn.Linear(width, num_joints * channels)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

@@ -13,6 +13,10 @@ p(x|z): diagonal Gaussian on the DCT coefficients, learned variance; the DCT is 
 this is the time-domain density with covariance D^T diag(var) D. Conditional models append the
 action one-hot to z0. Parameter counts: docs/models/hgvae.md.
 
+Between its layers the model keeps activations node-major, (N, B, F), where every graph
+convolution is two plain matrix products (:mod:`motionzoo.nn.graph_vae`); its methods take and
+return the zoo's batch-first (B, N, F), as transposed views of the node-major tensors.
+
 The paper config (configs/hgvae/amass.yaml) is bouracha/generative_imputation's ``HGVAE`` to the
 parameter: ``node_bias=False``, ``resize_activation=False``, ``unused_top_residual=True``, raw
 millimetres (``scale_mm=1``, ``centre=False``). Three options reproduce the reference's defects
@@ -201,8 +205,13 @@ class HGVAE(MotionVAE):
         return self.dct(x)
 
     def to_features(self, motion: torch.Tensor) -> torch.Tensor:
-        """motion (B, T, J, 3) mm -> DCT features (B, N = J*3, K)."""
-        return self.transform(self.to_nodes(motion))
+        """motion (B, T, J, 3) mm -> DCT features (B, N = J*3, K), a view of node-major ones."""
+        x = self.normalise(motion)
+        if self.hparams.raw_reshape:
+            x = x.reshape(len(x), self.nodes, -1).transpose(0, 1)
+        else:
+            x = rearrange(x, "b t j c -> (j c) b t")
+        return self.transform(x).transpose(0, 1)  # one matrix product over the (N B, T) rows
 
     def to_motion(self, features: torch.Tensor) -> torch.Tensor:
         """DCT features (B, N, K) -> motion (B, T, J, 3) mm."""
@@ -215,26 +224,28 @@ class HGVAE(MotionVAE):
         """(B,) log p(x | z): of the DCT features (B, N, K), or with ``time_domain_likelihood``
         of the node signals (B, N, T) around the IDCT of mu (the reference's)."""
         if self.hparams.time_domain_likelihood:
-            return gaussian_log_prob(nodes, self.transform(mu, True), logvar).flatten(1).sum(1)
-        return gaussian_log_prob(features, mu, logvar).flatten(1).sum(1)
+            return gaussian_log_prob(nodes, self.transform(mu, True), logvar).sum((1, 2))
+        return gaussian_log_prob(features, mu, logvar).sum((1, 2))
 
     def _condition(self, z0: torch.Tensor, action) -> torch.Tensor:
-        """z0 (B, n0, f0) -> (B, n0, f0 + num_actions): the action one-hot on every node."""
-        onehot = self.action_onehot(action, z0)
+        """z0 (n0, B, f0) node-major -> (n0, B, f0 + num_actions): the action one-hot on every
+        node."""
+        onehot = self.action_onehot(action, z0.transpose(0, 1))
         if onehot is None:
             return z0
-        b, n0 = z0.shape[:2]
-        return torch.cat([z0, onehot[:, None, :].expand(b, n0, onehot.shape[1])], -1)
+        n0, b = z0.shape[:2]
+        return torch.cat([z0, onehot[None].expand(n0, b, onehot.shape[1])], -1)
 
     # --- the model --------------------------------------------------------------------------------
     def bottom_up(self, h: torch.Tensor) -> list[torch.Tensor]:
-        """Features (B, N, K) -> encoder activations per latent level, top-down order."""
-        acts = []
+        """Features (B, N, K) -> encoder activations (B, n_l, f_l) per latent level, top-down
+        order."""
+        h, acts = h.transpose(0, 1), []  # node-major
         for i, (reduce, block) in enumerate(zip(self.enc_reduce, self.enc_block)):
-            acts.append(block(reduce(h)))
+            acts.append(block.node_major(reduce.node_major(h)))
             if i + 1 < len(self.enc_block):
-                h = self.enc_gate[i].residual(self.enc_residual[i](h), acts[-1])
-        return acts[::-1]
+                h = self.enc_gate[i].residual(self.enc_residual[i].node_major(h), acts[-1])
+        return [a.transpose(0, 1) for a in acts[::-1]]
 
     def top_down_pass(
         self,
@@ -244,10 +255,11 @@ class HGVAE(MotionVAE):
         batch_size: int | None = None,
         stochastic_levels: int | None = None,
         kl: bool = True,
+        log_prior: bool = True,
     ) -> dict:
         """Run the decoder. ``acts`` None generates from the prior. Returns ``mu``/``logvar``
-        (B, N, K), per-level ``kl`` (B,) (zeros unless ``kl``) and ``log_prior`` (B,) =
-        log p(z_l | z_<l) at the latents used, ``z`` per level."""
+        (B, N, K), per-level ``kl`` (B,) (zeros unless ``kl``), ``z`` (B, n_l, f_l) per level
+        and (if ``log_prior``) ``log_prior`` (B,) = log p(z_l | z_<l) at the latents used."""
         active = self.hparams.stochastic_levels if stochastic_levels is None else stochastic_levels
         active = self.num_levels if active is None else active
         use_posterior = acts is not None
@@ -256,53 +268,63 @@ class HGVAE(MotionVAE):
         def posterior_logvar(level: int) -> bool:  # used to sample z or for the KL
             return (sample or kl) and level < active
 
-        def choose(mu_q, logvar_q, mu_p, logvar_p, level):
+        def choose(mu_q, logvar_q, mu_p, logvar_p, level):  # node-major (n, B, f)
             mu, logvar = (mu_q, logvar_q) if use_posterior else (mu_p, logvar_p)
-            z = reparameterize(mu, logvar) if sample and level < active else mu
+            z = mu
+            if sample and level < active:  # the noise drawn batch-first, (B, n, f) in order
+                z = reparameterize(*(t.transpose(0, 1).contiguous() for t in (mu, logvar)))
+                z = z.transpose(0, 1)
             if kl and use_posterior and level < active:
-                kls.append(gaussian_kl(mu_q, logvar_q, mu_p, logvar_p).flatten(1).sum(1))
+                kls.append(gaussian_kl(mu_q, logvar_q, mu_p, logvar_p).sum((0, 2)))
             else:
-                kls.append(mu.new_zeros(mu.shape[0], dtype=torch.float32))
-            log_priors.append(gaussian_log_prob(z, mu_p, logvar_p).flatten(1).sum(1))
-            zs.append(z)
+                kls.append(mu.new_zeros(mu.shape[1], dtype=torch.float32))
+            if log_prior:
+                log_priors.append(gaussian_log_prob(z, mu_p, logvar_p).sum((0, 2)))
+            zs.append(z.transpose(0, 1))
             return z
 
         if use_posterior:
-            mu_q, logvar_q = self.top_posterior(acts[0], logvar=posterior_logvar(0))
+            acts = [a.transpose(0, 1) for a in acts]  # node-major
+            mu_q, logvar_q = self.top_posterior.node_major(acts[0], logvar=posterior_logvar(0))
             ref = mu_q
         else:
             n0, f0 = self.latent_sizes[0]
-            ref = self.offset.new_zeros(batch_size, n0, f0)
+            ref = self.offset.new_zeros(n0, batch_size, f0)
             mu_q = logvar_q = None
-        z = choose(mu_q, logvar_q, torch.zeros_like(ref), torch.zeros_like(ref), 0)
-        stream = self.top_in(self._condition(z, action))
+        zero = torch.zeros((), dtype=ref.dtype, device=ref.device).expand(ref.shape)  # p(z0)
+        z = choose(mu_q, logvar_q, zero, zero, 0)
+        stream = self.top_in.node_major(self._condition(z, action))
         for i, level in enumerate(self.top_down):
-            stream = level.stream_gate.residual(stream, level.stream_block(stream))
-            p = level.prior_block(stream)
-            mu_p, logvar_p = level.prior(p)
+            stream = level.stream_gate.residual(stream, level.stream_block.node_major(stream))
+            p = level.prior_block.node_major(stream)
+            mu_p, logvar_p = level.prior.node_major(p)
             mu_q = logvar_q = None
             if use_posterior:
-                q = torch.cat([level.posterior_in(stream), acts[i + 1]], -1)
-                mu_q, logvar_q = level.posterior(
-                    level.posterior_block(q), logvar=posterior_logvar(i + 1)
+                q = torch.cat([level.posterior_in.node_major(stream), acts[i + 1]], -1)
+                mu_q, logvar_q = level.posterior.node_major(
+                    level.posterior_block.node_major(q), logvar=posterior_logvar(i + 1)
                 )
             stream = level.prior_gate.residual(stream, p)
             z = choose(mu_q, logvar_q, mu_p, logvar_p, i + 1)
-            stream = level.z_gate.residual(stream, level.z_in(z))
-        mu, logvar = self.out_head(self.out_block(stream))
+            stream = level.z_gate.residual(stream, level.z_in.node_major(z))
+        mu, logvar = self.out_head.node_major(self.out_block.node_major(stream))
         logvar = logvar.clamp(min=self.hparams.output_logvar_min)
         if self.training and self.current_epoch < self.hparams.fixed_variance_epochs:
             logvar = torch.zeros_like(logvar)
-        return {"mu": mu, "logvar": logvar, "kl": kls, "log_prior": log_priors, "z": zs}
+        out = {"mu": mu.transpose(0, 1), "logvar": logvar.transpose(0, 1), "kl": kls, "z": zs}
+        return out | ({"log_prior": log_priors} if log_prior else {})
 
     def forward(self, motion: torch.Tensor, action=None, sample: bool = True) -> dict:
         """motion (B, T, J, 3) mm -> top-down outputs plus ``nll`` (B,) in model units."""
         self.check_motion("forward", motion)
-        nodes = self.to_nodes(motion)
-        h = self.transform(nodes)
-        out = self.top_down_pass(self.bottom_up(h), action, sample=sample)
-        out["nll"] = -self.log_likelihood(nodes, h, out["mu"], out["logvar"])
+        h = self.to_features(motion)
+        out = self.top_down_pass(self.bottom_up(h), action, sample=sample, log_prior=False)
+        out["nll"] = -self.log_likelihood(self._time_nodes(motion), h, out["mu"], out["logvar"])
         return out
+
+    def _time_nodes(self, motion: torch.Tensor) -> torch.Tensor | None:
+        """The node signals over time where the likelihood needs them (the reference's)."""
+        return self.to_nodes(motion) if self.hparams.time_domain_likelihood else None
 
     # --- the family's pieces ----------------------------------------------------------------------
     @evaluating
@@ -315,10 +337,9 @@ class HGVAE(MotionVAE):
     def log_joint_terms(self, motion: torch.Tensor, action=None):
         """(log p(x | z*) (B,), log p(z*_l | z*_<l) (B, L), z0 first) at the posterior means z*,
         model units."""
-        nodes = self.to_nodes(motion)
-        h = self.transform(nodes)
+        h = self.to_features(motion)
         out = self.top_down_pass(self.bottom_up(h), action, sample=False, kl=False)
-        log_lik = self.log_likelihood(nodes, h, out["mu"], out["logvar"])
+        log_lik = self.log_likelihood(self._time_nodes(motion), h, out["mu"], out["logvar"])
         return log_lik, torch.stack(out["log_prior"], 1)
 
     def sample_prior(self, n: int, action, level: int | None) -> torch.Tensor:

@@ -14,6 +14,12 @@ rectangular) matrix S, so one layer can also change the number of nodes.
 - :class:`GraphGaussianHead`: two linear GCLs giving mean and log-variance, clamped to [-20, 3].
 - :func:`part_pooling`: the fixed body-part node map of HM-VAE.
 
+Layout: every layer computes on node-major activations (N, B, F) in ``node_major``, where both
+products of ``S A W`` are single matrix products (S on the (N, B F) view, W on the (N B, F)
+view, forward and backward) instead of B small products with S broadcast over the batch;
+``forward`` takes and returns the zoo's batch-first (B, N, F) (transposed views). A model
+stacking the layers (HG-VAE) keeps its activations node-major between them.
+
 Gaussian densities and KL: :mod:`motionzoo.nn.distributions`.
 """
 
@@ -42,7 +48,18 @@ class ReZero(nn.Module):
         return torch.addcmul(x, self.alpha, y)
 
 
-class GraphConvLayer(nn.Module):
+class NodeMajor(nn.Module):
+    """A layer computing on node-major (N, B, F) in ``node_major``; ``forward`` is the same map
+    on batch-first (B, N, F), returning (tuples of) batch-first views."""
+
+    def forward(self, x: torch.Tensor, *args, **kwargs):
+        out = self.node_major(x.transpose(0, 1), *args, **kwargs)
+        if isinstance(out, tuple):
+            return tuple(None if y is None else y.transpose(0, 1) for y in out)
+        return out.transpose(0, 1)
+
+
+class GraphConvLayer(NodeMajor):
     """GCL (eq. 4): (B, N_in, F_in) -> (B, N_out, F_out), ``act(S A W + b)``.
 
     S (N_out, N_in), W (F_in, F_out), b (N_out, F_out) (``node_bias=False``: (F_out,), the
@@ -83,13 +100,18 @@ class GraphConvLayer(nn.Module):
             in_nodes * out_features * (in_features + out_nodes)
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def node_major(self, x: torch.Tensor) -> torch.Tensor:
+        """(N_in, B, F_in) -> (N_out, B, F_out)."""
+        n, b, f = x.shape
+        bias = self.b if self.b.dim() == 1 else self.b[:, None]  # (N_out, 1, F_out) per node
         if self.nodes_first:
-            return self.activation(torch.matmul(self.S @ x, self.W) + self.b)
-        return self.activation(self.S @ (x @ self.W) + self.b)
+            y = (self.S @ x.reshape(n, b * f)).view(-1, b, f) @ self.W
+        else:
+            y = (self.S @ (x @ self.W).view(n, -1)).view(-1, b, self.W.shape[1])
+        return self.activation(y + bias)
 
 
-class GraphConvBlock(nn.Module):
+class GraphConvBlock(NodeMajor):
     """GCB (eq. 5): (B, N, F) -> (B, N, F), two GCLs with GELU and dropout, ReZero residual."""
 
     def __init__(self, nodes: int, features: int, dropout: float = 0.0, node_bias: bool = True):
@@ -103,11 +125,15 @@ class GraphConvBlock(nn.Module):
         )
         self.rezero = ReZero()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.rezero.residual(x, self.layers(x))
+    def node_major(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, B, F) -> (N, B, F)."""
+        y = x
+        for layer in self.layers:
+            y = layer.node_major(y) if isinstance(layer, GraphConvLayer) else layer(y)
+        return self.rezero.residual(x, y)
 
 
-class GraphGaussianHead(nn.Module):
+class GraphGaussianHead(NodeMajor):
     """(B, N_in, F_in) -> (mu, logvar), each (B, N_out, F_out); logvar clamped to [-20, 3].
     ``node_map``, ``node_bias``: as :class:`GraphConvLayer`, for both."""
 
@@ -125,14 +151,16 @@ class GraphGaussianHead(nn.Module):
         self.mean = GraphConvLayer(*gcl)
         self.logvar = GraphConvLayer(*gcl)
 
-    def forward(
+    def node_major(
         self, x: torch.Tensor, logvar: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(mu, logvar); ``logvar=False`` skips the log-variance layer and returns None for it
-        (posterior means only: imputation, log posterior, reconstruction)."""
+        """(N_in, B, F_in) -> (mu, logvar), each (N_out, B, F_out); ``logvar=False`` skips the
+        log-variance layer and returns None for it (posterior means only: imputation, log
+        posterior, reconstruction)."""
+        mu = self.mean.node_major(x)
         if not logvar:
-            return self.mean(x), None
-        return self.mean(x), self.logvar(x).clamp(LOGVAR_MIN, LOGVAR_MAX)
+            return mu, None
+        return mu, self.logvar.node_major(x).clamp(LOGVAR_MIN, LOGVAR_MAX)
 
 
 def part_pooling(groups: tuple[tuple[int, ...], ...], num_joints: int) -> torch.Tensor:

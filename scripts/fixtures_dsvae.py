@@ -33,7 +33,6 @@ compiles only its ``loss_fn`` function, taken from the file's syntax tree, with 
 
 from __future__ import annotations
 
-import argparse
 import ast
 import importlib.util
 import types
@@ -41,7 +40,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from fixtures_semgcn import count, reference_commit  # scripts/ is on the path of a script
+from fixtures_common import FixtureParser, count, save_fixture, weights
 from torch import nn
 
 REPO = "yatindandi/Disentangled-Sequential-Autoencoder"
@@ -104,17 +103,11 @@ def perturb(model: nn.Module, frames: torch.Tensor, generator: torch.Generator) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkout", type=Path, help=f"a checkout of {REPO}")
-    parser.add_argument("--commit", help="the checkout's commit (default: git rev-parse HEAD)")
-    parser.add_argument("--out", type=Path, default=Path("tests/fixtures"))
-    args = parser.parse_args(argv)
-    checkout = args.checkout.resolve()
-    commit = reference_commit(checkout, args.commit)
+    args = FixtureParser(__doc__, REPO).parse_args(argv)
+    checkout, commit = args.checkout, args.commit
     reference = import_model(checkout)
     loss_fn = import_loss_fn(checkout)
 
-    args.out.mkdir(parents=True, exist_ok=True)
     for name, (variant, batch) in VARIANTS.items():
         torch.manual_seed(SEED)
         config = {**SMALL, **variant}
@@ -140,19 +133,17 @@ def main(argv: list[str] | None = None) -> int:
         }  # fmt: skip
         saturated = (recon.abs() > 0.999).float().mean().item()
         fixture = {
-            "state_dict": {k: v.clone() for k, v in model.state_dict().items()},
+            "state_dict": weights(model),
             "input": x.half(),
             "outputs": outputs,
             "config": {"model": "DisentangledVAE", **config},
             "reference": {"repo": REPO, "commit": commit},
         }
-        path = args.out / f"{name}.pt"
-        torch.save(fixture, path)
-        print(
-            f"{path}: {count(model):,} params, recon {tuple(recon.shape)} "
-            f"({saturated:.1%} saturated), loss {loss.item():.4f} (kld_f {kld_f.item():.4f}, "
-            f"kld_z {kld_z.item():.4f}), {path.stat().st_size:,} bytes"
+        summary = (
+            f"{count(model):,} params, recon {tuple(recon.shape)} ({saturated:.1%} saturated), "
+            f"loss {loss.item():.4f} (kld_f {kld_f.item():.4f}, kld_z {kld_z.item():.4f})"
         )
+        save_fixture(fixture, args.out / f"{name}.pt", summary)
 
     print(f"full-size parameter counts, {REPO}@{commit[:12]}:")
     for factorised in (False, True):

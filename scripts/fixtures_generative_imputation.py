@@ -39,7 +39,6 @@ number ``tests/convert/test_generative_imputation.py`` pins.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import inspect
 import sys
@@ -47,9 +46,7 @@ import types
 from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fixtures_semgcn import count, reference_commit  # noqa: E402
+from fixtures_common import FixtureParser, count, save_fixture, weights
 
 REPO = "bouracha/generative_imputation"
 SEED = 0
@@ -156,13 +153,8 @@ def run(ref: types.SimpleNamespace, model, x: torch.Tensor, noise: list[torch.Te
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkout", type=Path, help=f"a checkout of {REPO}")
-    parser.add_argument("--commit", help="the checkout's commit (default: git rev-parse HEAD)")
-    parser.add_argument("--out", type=Path, default=Path("tests/fixtures"))
-    args = parser.parse_args(argv)
-    checkout = args.checkout.resolve()
-    commit = reference_commit(checkout, args.commit)
+    args = FixtureParser(__doc__, REPO).parse_args(argv)
+    checkout, commit = args.checkout, args.commit
     ref = import_reference(checkout)
     nodes = JOINTS * 3
 
@@ -190,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     sampled = run(ref, model, x, noise)
     del sampled["reconstruction"]  # the decoder mean's IDCT: kept once, in "means"
     fixture = {
-        "state_dict": {k: v.clone() for k, v in model.state_dict().items()},
+        "state_dict": weights(model),
         "motion": motion,
         "means": run(ref, model, x, [torch.zeros_like(n) for n in noise]),
         "sampled": {**sampled, "noise": noise},  # noise (B, n_l, f_l) per level
@@ -205,15 +197,13 @@ def main(argv: list[str] | None = None) -> int:
         },
         "reference": {"repo": REPO, "commit": commit},
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "generative_imputation_small.pt"
-    torch.save(fixture, path)
     means = fixture["means"]
-    print(
-        f"{path}: {count(model):,} params, {path.stat().st_size:,} bytes; log_lik "
-        f"{means['log_lik'].item():.4f}, KL per level {means['kl_levels'].tolist()}, "
-        f"decoder log-variance in [{means['logvar'].min():.2f}, {means['logvar'].max():.2f}]"
+    summary = (
+        f"{count(model):,} params; log_lik {means['log_lik'].item():.4f}, KL per level "
+        f"{means['kl_levels'].tolist()}, decoder log-variance in "
+        f"[{means['logvar'].min():.2f}, {means['logvar'].max():.2f}]"
     )
+    save_fixture(fixture, args.out / "generative_imputation_small.pt", summary)
     print(f"full-size parameter count, {REPO}@{commit[:12]}: HGVAE(input_n=[54, 50]): {full:,}")
     return 0
 

@@ -22,21 +22,20 @@ first forward (so no ``postagg`` checkpoint can come out of its training script)
 ``models/gconv/post_agg_graph_conv.py`` with that one textual fix (``self.W)`` -> ``self.W[0])``
 in the coupled branch, the state_dict unchanged); every other file is imported as it is.
 
-Parameters and statistics are perturbed as in ``scripts/fixtures_semgcn.py`` (whose helpers this
-script imports), plus the modulated layer's M (channel scales, init 1) and adj2 (init 1e-6).
+Parameters and statistics are perturbed by ``perturb`` of ``scripts/fixtures_common.py``, plus the modulated layer's M (channel scales, init 1) and adj2 (init 1e-6).
 
     python scripts/fixtures_graphsh.py /path/to/GraphSH [--commit HASH] [--out tests/fixtures]
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import types
 from pathlib import Path
 
 import torch
-from fixtures_semgcn import count, perturb, reference_commit, semgcn_skeleton
+from fixtures_common import FixtureParser, count, perturb, save_fixture, weights
+from fixtures_semgcn import semgcn_skeleton
 
 REPO = "tamasino52/GraphSH"
 SEED = 0
@@ -89,15 +88,10 @@ def perturb_modulation(model: torch.nn.Module, generator: torch.Generator) -> No
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkout", type=Path, help="a checkout of tamasino52/GraphSH")
-    parser.add_argument("--commit", help="the checkout's commit (default: git rev-parse HEAD)")
-    parser.add_argument("--out", type=Path, default=Path("tests/fixtures"))
-    args = parser.parse_args(argv)
-    checkout = args.checkout.resolve()
+    args = FixtureParser(__doc__, REPO).parse_args(argv)
+    checkout, commit = args.checkout, args.commit
     if not (checkout / "models" / "graph_sh.py").is_file():
         raise SystemExit(f"{checkout}: no models/graph_sh.py; is this tamasino52/GraphSH?")
-    commit = reference_commit(checkout, args.commit)
     sys.path.insert(0, str(checkout))
 
     from common.graph_utils import adj_mx_from_skeleton
@@ -112,7 +106,6 @@ def main(argv: list[str] | None = None) -> int:
     joints = skeleton.num_joints()
     reference = {"repo": REPO, "commit": commit}
 
-    args.out.mkdir(parents=True, exist_ok=True)
     for gcn in GCN_TYPES:
         hid_dim, num_layers = small_size(gcn)
         torch.manual_seed(SEED)
@@ -132,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         for hook in hooks:
             hook.remove()
         fixture = {
-            "state_dict": {k: v.clone() for k, v in model.state_dict().items()},
+            "state_dict": weights(model),
             "input": pose2d,
             "output": output,
             "hourglass_outputs": hourglass_outputs,
@@ -147,12 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             },
             "reference": reference,
         }
-        path = args.out / f"graphsh_{gcn}_small.pt"
-        torch.save(fixture, path)
-        print(
-            f"{path}: {count(model):,} params, output {tuple(output.shape)}, "
-            f"{path.stat().st_size:,} bytes"
-        )
+        summary = f"{count(model):,} params, output {tuple(output.shape)}"
+        save_fixture(fixture, args.out / f"graphsh_{gcn}_small.pt", summary)
 
     print(f"full-size parameter counts (hid_dim 64, 4 layers), {REPO}@{commit[:12]}:")
     for gcn in GCN_TYPES:

@@ -38,7 +38,6 @@ It also prints the parameter count of ``SubspaceVAE`` at the full size of ``conf
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 import types
@@ -48,9 +47,7 @@ from unittest import mock
 import torch
 import torch.nn.functional as F
 from einops import rearrange, repeat
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fixtures_semgcn import count, perturb, reference_commit  # noqa: E402
+from fixtures_common import FixtureParser, count, perturb, save_fixture, weights
 
 REPO = "MdAsifKhan/HALO"
 SEED = 0
@@ -163,13 +160,8 @@ def outputs(vae, frames: torch.Tensor, onehot: torch.Tensor) -> dict[str, torch.
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkout", type=Path, help="a checkout of MdAsifKhan/HALO")
-    parser.add_argument("--commit", help="the checkout's commit (default: git rev-parse HEAD)")
-    parser.add_argument("--out", type=Path, default=Path("tests/fixtures"))
-    args = parser.parse_args(argv)
-    checkout = args.checkout.resolve()
-    commit = reference_commit(checkout, args.commit)
+    args = FixtureParser(__doc__, REPO).parse_args(argv)
+    checkout, commit = args.checkout, args.commit
 
     _, full = import_halo(checkout)
     torch.manual_seed(SEED)
@@ -185,16 +177,13 @@ def main(argv: list[str] | None = None) -> int:
     frames = torch.rand(BATCH, FRAMES, 3, 16, 16, generator=generator) * 2 - 1
     action = torch.tensor([0, 2, 1])
     fixture = {
-        "state_dict": {k: v.clone() for k, v in vae.state_dict().items()},
+        "state_dict": weights(vae),
         "input": {"frames": frames, "action": action},
         "outputs": outputs(vae, frames, F.one_hot(action, 3).float()),
         "config": {**config, **WIDTHS, "t_loss": T_LOSS, "t_generate": T_GENERATE},
         "reference": {"repo": REPO, "commit": commit, "model": "model.py SubspaceVAE"},
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "halo_small.pt"
-    torch.save(fixture, path)
-    print(f"{path}: {count(vae):,} parameters, {path.stat().st_size:,} bytes")
+    save_fixture(fixture, args.out / "halo_small.pt", f"{count(vae):,} parameters")
     return 0
 
 

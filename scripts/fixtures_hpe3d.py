@@ -4,8 +4,8 @@ Takes a checkout of bsridatta/HPE3D at the thesis-era commit b37ad62 (never comm
 imports its ``src/models`` package (``EncoderRGB``, ``DecoderRGB``, ``Encoder2D``,
 ``Decoder3D``), builds the four networks at a small size with a fixed seed, spreads their
 parameters and BatchNorm statistics away from their initial values (``perturb`` of
-``scripts/fixtures_semgcn.py``: a fresh BatchNorm is the identity in eval mode), runs fixed inputs in eval mode as the reference's ``validation_step``
-does (z = mean, logvar clamped at 30, L1 reconstruction, its ``KLD``) and saves
+``scripts/fixtures_common.py``: a fresh BatchNorm is the identity in eval mode), runs fixed
+inputs in eval mode as the reference's ``validation_step`` does (z = mean, logvar clamped at 30, L1 reconstruction, its ``KLD``) and saves
 ``tests/fixtures/hpe3d_small.pt``:
 
 - ``state_dict``: the four modules' state_dicts in one, each key prefixed by the module's
@@ -38,13 +38,12 @@ It also prints the parameter counts of the reference networks at their full size
 
 from __future__ import annotations
 
-import argparse
 import sys
 import types
 from pathlib import Path
 
 import torch
-from fixtures_semgcn import count, perturb, reference_commit  # scripts/ is on the path
+from fixtures_common import FixtureParser, count, perturb, save_fixture
 
 REPO = "bsridatta/HPE3D"
 SEED = 0
@@ -100,14 +99,10 @@ def import_models(checkout: Path, small: bool) -> types.ModuleType:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkout", type=Path, help="a checkout of bsridatta/HPE3D @b37ad62")
+    parser = FixtureParser(__doc__, f"{REPO} @b37ad62")
     parser.add_argument("--torchvision", type=Path, help="folder with a torchvision stand-in")
-    parser.add_argument("--commit", help="the checkout's commit (default: git rev-parse HEAD)")
-    parser.add_argument("--out", type=Path, default=Path("tests/fixtures"))
     args = parser.parse_args(argv)
-    checkout = args.checkout.resolve()
-    commit = reference_commit(checkout, args.commit)
+    checkout, commit = args.checkout, args.commit
     if args.torchvision:
         sys.path.insert(0, str(args.torchvision.resolve()))
 
@@ -165,10 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         },  # fmt: skip
         "reference": {"repo": REPO, "commit": commit},
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "hpe3d_small.pt"
-    torch.save(fixture, path)
-    print(f"{path}: {sum(map(count, nets.values())):,} params, {path.stat().st_size:,} bytes")
+    summary = f"{sum(map(count, nets.values())):,} params"
+    save_fixture(fixture, args.out / "hpe3d_small.pt", summary)
 
     m = import_models(checkout, small=False)
     full = {

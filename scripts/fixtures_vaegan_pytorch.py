@@ -23,17 +23,13 @@ as it is on current PyTorch (deprecated ``nn.init.uniform`` / ``F.sigmoid``, wit
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 import types
 import warnings
 from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fixtures_semgcn import count, perturb, reference_commit  # noqa: E402
+from fixtures_common import FixtureParser, count, perturb, save_fixture, weights
 
 REPO = "lucabergamini/VAEGAN-PYTORCH"
 SEED = 0
@@ -62,13 +58,8 @@ def import_network(checkout: Path, divisor: int) -> types.ModuleType:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkout", type=Path, help="a checkout of lucabergamini/VAEGAN-PYTORCH")
-    parser.add_argument("--commit", help="the checkout's commit (default: git rev-parse HEAD)")
-    parser.add_argument("--out", type=Path, default=Path("tests/fixtures"))
-    args = parser.parse_args(argv)
-    checkout = args.checkout.resolve()
-    commit = reference_commit(checkout, args.commit)
+    args = FixtureParser(__doc__, REPO).parse_args(argv)
+    checkout, commit = args.checkout, args.commit
     warnings.filterwarnings("ignore", category=UserWarning)  # the reference's deprecated calls
     warnings.filterwarnings("ignore", category=FutureWarning)
 
@@ -86,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         features = model.discriminator(x[:1], x[1:], "REC")
         probability = model.discriminator(x[:1], x[1:], "GAN")[:, 0]
     fixture = {
-        "state_dict": {k: v.clone() for k, v in model.state_dict().items()},
+        "state_dict": weights(model),
         "input": {"x": x, "z": z},
         "output": {
             "mu": mu,
@@ -98,10 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         "config": {"model": "VaeGan", "z_size": Z_SMALL, "recon_level": 3, "divisor": DIVISOR},
         "reference": {"repo": REPO, "commit": commit},
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "vaegan_pytorch_small.pt"
-    torch.save(fixture, path)
-    print(f"{path}: {count(model):,} params, {path.stat().st_size:,} bytes")
+    save_fixture(fixture, args.out / "vaegan_pytorch_small.pt", f"{count(model):,} params")
 
     full = import_network(checkout, 1).VaeGan(z_size=128, recon_level=3)
     print(f"full-size parameter counts (z_size 128), {REPO}@{commit[:12]}:")

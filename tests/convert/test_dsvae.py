@@ -111,40 +111,11 @@ def test_paper_config_has_the_reference_parameter_count(factorised):
     assert sum(p.numel() for p in model.parameters()) == REFERENCE_PARAMETERS[factorised]
 
 
-def test_a_missing_key_is_named():
-    state = dict(load_fixture("dsvae_small.pt")["state_dict"])
-    del state["deconv.3.model.1.running_var"]
-    with pytest.raises(ValueError, match=r"missing keys \['deconv.3.model.1.running_var'\]"):
-        convert(state, "dsvae")
+def test_a_missing_half_of_a_fused_pair_is_named():
     state = dict(load_fixture("dsvae_small.pt")["state_dict"])
     del state["z_logvar.bias"]
     with pytest.raises(ValueError, match="key 'z_logvar.bias' missing .* 'z_mean.bias'"):
         convert(state, "dsvae")
-
-
-def test_an_extra_key_is_named():
-    state = dict(load_fixture("dsvae_factorised_small.pt")["state_dict"])
-    state["z_rnn.weight_ih_l0"] = torch.zeros(8, 16)  # a full-q tensor in a factorised network
-    with pytest.raises(ValueError, match=r"unexpected keys \['z_rnn.weight_ih_l0'\]"):
-        convert(state, "dsvae")
-
-
-def test_a_wrong_shape_names_the_key_and_both_shapes():
-    state = dict(load_fixture("dsvae_small.pt")["state_dict"])
-    state["z_lstm.weight_hh_l0_reverse"] = torch.zeros(32, 4)
-    with pytest.raises(ValueError) as error:
-        convert(state, "dsvae")
-    message = str(error.value)
-    assert "'z_lstm.weight_hh_l0_reverse'" in message
-    assert "(32, 4)" in message and "(32, 8)" in message
-
-
-def test_a_checkpoint_of_another_model_is_refused():
-    semgcn = load_fixture("semgcn_small.pt")["state_dict"]
-    with pytest.raises(ValueError, match="not a dsvae state_dict: key 'z_prior_lstm.weight_ih'"):
-        convert(semgcn, "dsvae")
-    with pytest.raises(ValueError, match="not a semgcn state_dict"):
-        convert(load_fixture("dsvae_small.pt")["state_dict"], "semgcn")
 
 
 def reference_checkpoint(path: Path, state: dict) -> Path:
@@ -154,11 +125,9 @@ def reference_checkpoint(path: Path, state: dict) -> Path:
     return path
 
 
-def test_convert_load_and_test_from_the_command_line(tmp_path, monkeypatch, capsys):
+def test_convert_load_and_test_from_the_command_line(tmp_path, capsys, motionzoo_test):
     """A reference-format file -> ``motionzoo convert`` -> ``load_model`` /
     ``load_from_checkpoint`` -> ``motionzoo test --ckpt_path`` on the synthetic Sprites."""
-    from motionzoo.cli import build_cli
-
     data = load_fixture("dsvae_factorised_small.pt")  # 64 x 64 frames, as Sprites
     src = reference_checkpoint(tmp_path / "model.pth", data["state_dict"])
     dst = tmp_path / "dsvae.ckpt"
@@ -170,15 +139,12 @@ def test_convert_load_and_test_from_the_command_line(tmp_path, monkeypatch, caps
         assert loaded.hparams.leaky_content_heads and loaded.hparams.free_running_prior
         with torch.no_grad():
             assert max_diff(loaded(x), data["outputs"]["recon"]) < 1e-5
-    monkeypatch.setattr("sys.argv", ["motionzoo"])
-    monkeypatch.chdir(tmp_path)
-    cli = build_cli(
-        ["test", "--config", str(CONFIGS / "sprites_synthetic.yaml"), "--ckpt_path", str(dst)]
-        + ["--trainer.logger", "false", "--trainer.limit_test_batches", "2"]
-        + ["--trainer.enable_progress_bar", "false", "--trainer.accelerator", "cpu"]
-        + ["--data.init_args.root", str(tmp_path / "sprites")]
-        + ["--data.init_args.synthetic_into_root", "true"]
-        + ["--data.init_args.synthetic_characters", "3", "--data.init_args.batch_size", "4"]
+    cli = motionzoo_test(
+        CONFIGS / "sprites_synthetic.yaml",
+        dst,
+        *["--trainer.accelerator", "cpu", "--data.init_args.root", str(tmp_path / "sprites")],
+        *["--data.init_args.synthetic_into_root", "true"],
+        *["--data.init_args.synthetic_characters", "3", "--data.init_args.batch_size", "4"],
     )
     torch.testing.assert_close(cli.model.state_dict(), converted.state_dict())
     metrics = cli.trainer.callback_metrics

@@ -68,36 +68,8 @@ def test_a_training_script_checkpoint_keeps_its_epoch_and_error():
     assert info["class_path"] == "motionzoo.models.seqres.SeqRes"
 
 
-def test_a_missing_key_is_named():
-    state = dict(load_fixture("semgcn_small.pt")["state_dict"])
-    del state["gconv_layers.1.gconv2.bn.running_var"]
-    with pytest.raises(
-        ValueError, match=r"missing keys \['gconv_layers.1.gconv2.bn.running_var'\]"
-    ):
-        convert(state, "semgcn")
-
-
-def test_an_extra_key_is_named():
-    state = dict(load_fixture("martinez_small.pt")["state_dict"])
-    state["linear_stages.0.w3.weight"] = torch.zeros(32, 32)
-    with pytest.raises(ValueError, match=r"unexpected keys \['linear_stages.0.w3.weight'\]"):
-        convert(state, "martinez")
-
-
-def test_a_wrong_shape_names_the_key_and_both_shapes():
-    state = dict(load_fixture("semgcn_nonlocal_small.pt")["state_dict"])
-    state["gconv_layers.1.nonlocal.theta.weight"] = torch.zeros(8, 12, 1)
-    with pytest.raises(ValueError) as error:
-        convert(state, "semgcn")
-    message = str(error.value)
-    assert "'gconv_layers.1.nonlocal.theta.weight'" in message
-    assert "(8, 12, 1)" in message and "(8, 16, 1)" in message
-
-
-def test_a_checkpoint_of_another_model_is_refused():
+def test_an_unknown_source_is_refused():
     state = load_fixture("martinez_small.pt")["state_dict"]
-    with pytest.raises(ValueError, match="not a semgcn state_dict: key 'gconv_input.0.gconv.W'"):
-        convert(state, "semgcn")
     with pytest.raises(ValueError, match="unknown source 'graphsh'"):
         convert(state, "graphsh")
 
@@ -145,24 +117,13 @@ def test_full_size_parameter_counts_equal_the_reference(model, reference):
     assert count_parameters(model()) == reference
 
 
-def test_convert_then_test_from_the_command_line(tmp_path, monkeypatch):
+def test_convert_then_test_from_the_command_line(tmp_path, motionzoo_convert, motionzoo_test):
     """A reference-format file -> ``motionzoo convert`` -> ``motionzoo test --ckpt_path``."""
-    from motionzoo.cli import build_cli
-    from motionzoo.cli import main as motionzoo_main
-
     data = load_fixture("semgcn_small.pt")
     src, dst = tmp_path / "ckpt_semgcn.pth.tar", tmp_path / "semgcn.ckpt"
     torch.save({"state_dict": data["state_dict"], "epoch": 50, "error": 43.8}, src)
-    monkeypatch.setattr("sys.argv", ["motionzoo"])
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as exit:
-        motionzoo_main(["convert", "--from", "semgcn", str(src), str(dst)])
-    assert exit.value.code == 0 and dst.is_file()
-    cli = build_cli(
-        ["test", "--config", "seqres/h36m_synthetic", "--ckpt_path", str(dst)]
-        + ["--trainer.logger", "false", "--trainer.limit_test_batches", "2"]
-        + ["--trainer.enable_progress_bar", "false"]
-    )
+    motionzoo_convert("semgcn", src, dst)
+    cli = motionzoo_test("seqres/h36m_synthetic", dst)
     converted, _ = convert(data["state_dict"], "semgcn")
     torch.testing.assert_close(cli.model.state_dict(), converted.state_dict())
     assert cli.trainer.callback_metrics["test/mpjpe"] > 0

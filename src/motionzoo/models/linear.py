@@ -18,30 +18,8 @@ from einops import rearrange
 from torch import nn
 
 from motionzoo.models.families.lifting import LiftingModule
+from motionzoo.nn.linear import LinearBlock, ResidualLinearBlock
 from motionzoo.skeleton import H36M_ACTIONS
-
-
-class LinearBlock(nn.Sequential):
-    """Linear -> BatchNorm -> ReLU -> Dropout."""
-
-    def __init__(self, in_features: int, out_features: int, dropout: float):
-        super().__init__(
-            nn.Linear(in_features, out_features),
-            nn.BatchNorm1d(out_features),
-            nn.ReLU(inplace=True),
-            nn.Dropout(dropout),
-        )
-
-
-class ResidualLinearBlock(nn.Module):
-    def __init__(self, width: int, dropout: float):
-        super().__init__()
-        self.layers = nn.Sequential(
-            LinearBlock(width, width, dropout), LinearBlock(width, width, dropout)
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.layers(x)
 
 
 class LinearNet(nn.Module):

@@ -19,6 +19,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from motionzoo.nn.linear import LinearBlock, ResidualLinearBlock
 from motionzoo.nn.resnet import ResNet18
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -34,25 +35,7 @@ def _mlp(in_features: int, hidden: int, num_blocks: int) -> tuple[nn.Sequential,
     return nn.Sequential(*layers), width
 
 
-def _lbad(in_features: int, out_features: int, dropout: float) -> nn.Sequential:
-    """HPE3D's ``LBAD``: Linear -> BatchNorm -> ReLU -> Dropout."""
-    return nn.Sequential(
-        nn.Linear(in_features, out_features),
-        nn.BatchNorm1d(out_features),
-        nn.ReLU(inplace=True),
-        nn.Dropout(dropout),
-    )
-
-
-class ResidualPair(nn.Module):
-    """x + LBAD(LBAD(x)): HPE3D's residual pair (``LBAD_1``, ``LBAD_2``) of width ``hidden``."""
-
-    def __init__(self, hidden: int, dropout: float):
-        super().__init__()
-        self.layers = nn.Sequential(_lbad(hidden, hidden, dropout), _lbad(hidden, hidden, dropout))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.layers(x)
+ResidualPair = ResidualLinearBlock  # HPE3D's residual pair (``LBAD_1``, ``LBAD_2``)
 
 
 def pose_trunk(
@@ -67,7 +50,7 @@ def pose_trunk(
     if not residual:
         return _mlp(in_features, hidden, num_blocks)
     pairs = [ResidualPair(hidden, dropout) for _ in range(num_blocks)]
-    return nn.Sequential(_lbad(in_features, hidden, dropout), *pairs), hidden
+    return nn.Sequential(LinearBlock(in_features, hidden, dropout), *pairs), hidden
 
 
 def imagenet_normalize(images: torch.Tensor) -> torch.Tensor:

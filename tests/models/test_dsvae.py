@@ -250,3 +250,20 @@ def test_free_running_prior_takes_kl_z_against_the_prior_chain(monkeypatch):
     torch.manual_seed(0)
     drawn = free.unroll_prior(3, 5)[2]  # sample=True: draws
     assert not torch.allclose(drawn, p_mu)
+
+
+def test_the_fused_optimiser_takes_the_plain_adam_step():
+    """configure_optimizers fuses Adam on CPU (speed); the update is torch's per-tensor Adam."""
+    model = tiny()
+    fused = model.configure_optimizers()
+    assert fused.defaults["fused"]
+    params = [p.detach().clone().requires_grad_() for p in model.parameters()]
+    plain = torch.optim.Adam(params, lr=model.hparams.lr, betas=model.hparams.betas, fused=False)
+    for _ in range(3):
+        for p, q in zip(model.parameters(), params):
+            p.grad = torch.randn_like(p)
+            q.grad = p.grad.clone()
+        fused.step()
+        plain.step()
+    for p, q in zip(model.parameters(), params):
+        torch.testing.assert_close(p.detach(), q.detach(), rtol=1e-5, atol=1e-7)

@@ -17,17 +17,41 @@ Shapes at the boundaries: frames (B, T, 3, H, W) in [-1, 1], per-frame features 
 - :class:`CausalTemporalBlock`: the TCN block of Bai et al. (2018) that HALO uses for the momentum
   p_t: two weight-normalised causal Conv1d of kernel w (output t sees inputs t-w+1..t, zero
   padding before the first frame) with LeakyReLU, plus a residual. (B, T, C) -> (B, T, C').
+- :func:`run_rnn`: an ``nn.LSTM`` / ``nn.RNN`` call on ATen's own CPU kernels (every recurrent
+  layer of these models goes through it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Literal
 
 import torch
 from einops import rearrange
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
+
+
+class _NativeRNNKernels:
+    """Within: oneDNN off, so that a CPU LSTM runs ATen's kernels (chosen at the forward, also
+    for its backward). Only the enabled flag changes (``mkldnn.flags`` also resets TF32 / fp32
+    precision settings)."""
+
+    def __enter__(self) -> None:
+        self.enabled = torch.backends.mkldnn.set_flags(False, _fp32_precision=None)[0]
+
+    def __exit__(self, *exc) -> None:
+        torch.backends.mkldnn.set_flags(self.enabled, _fp32_precision=None)
+
+
+def run_rnn(rnn: nn.RNNBase, x: torch.Tensor, state=None):
+    """``rnn(x, state)``; on CPU with ATen's LSTM kernels instead of oneDNN's, PyTorch's CPU
+    default, which take ~3x longer forward + backward on these models' short wide sequences (T 8,
+    2048-d frame features; scripts/versus_sequence.py). The same function up to float rounding."""
+    cpu = x.device.type == "cpu" and not torch.compiler.is_compiling()
+    with _NativeRNNKernels() if cpu else nullcontext():
+        return rnn(x, state)
 
 
 def _act() -> nn.LeakyReLU:
@@ -199,7 +223,8 @@ class ContentEncoder(nn.Module):
         if self.pooling == "mean":
             summary = self.frame(features).mean(1)
         else:
-            out, _ = self.lstm(features)  # (B, T, 2 * hidden): forward half, then backward half
+            # (B, T, 2 * hidden): forward half, then backward half
+            out, _ = run_rnn(self.lstm, features)
             half = out.shape[-1] // 2
             summary = torch.cat([out[:, -1, :half], out[:, 0, half:]], -1)
         return self.mu(summary), self.logvar(summary)

@@ -29,7 +29,12 @@ from torch import nn
 from motionzoo.models.families.sequence_vae import SequenceVAE, squared_error
 from motionzoo.nn.distributions import gaussian_kl, reparameterize
 from motionzoo.nn.modes import evaluating
-from motionzoo.nn.sequence_vae import ContentEncoder, SequenceConvDecoder, SequenceConvEncoder
+from motionzoo.nn.sequence_vae import (
+    ContentEncoder,
+    SequenceConvDecoder,
+    SequenceConvEncoder,
+    run_rnn,
+)
 
 
 class DSVAE(SequenceVAE):
@@ -144,13 +149,13 @@ class DSVAE(SequenceVAE):
         (B, T, z_dim)."""
         if self.hparams.factorised:
             return self.z_head(self.z_net(h)).chunk(2, -1)
-        g, _ = self.z_lstm(torch.cat([h, repeat(f, "b f -> b t f", t=h.shape[1])], -1))
-        return self.z_head(self.z_rnn(g)[0]).chunk(2, -1)
+        g, _ = run_rnn(self.z_lstm, torch.cat([h, repeat(f, "b f -> b t f", t=h.shape[1])], -1))
+        return self.z_head(run_rnn(self.z_rnn, g)[0]).chunk(2, -1)
 
     def prior(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """p(z_t | z_<t) for all t at once: z (B, T, z_dim) -> mu, logvar (B, T, z_dim)."""
         previous = torch.cat([torch.zeros_like(z[:, :1]), z[:, :-1]], 1)  # z_0 = 0
-        return self.prior_head(self.prior_lstm(previous)[0]).chunk(2, -1)
+        return self.prior_head(run_rnn(self.prior_lstm, previous)[0]).chunk(2, -1)
 
     def unroll_prior(
         self, n: int, length: int, sample: bool = True
@@ -161,7 +166,7 @@ class DSVAE(SequenceVAE):
         z = torch.zeros(n, 1, self.hparams.z_dim, device=self.device)
         state, steps = None, []
         for _ in range(length):
-            out, state = self.prior_lstm(z, state)
+            out, state = run_rnn(self.prior_lstm, z, state)
             mu, logvar = self.prior_head(out).chunk(2, -1)
             z = reparameterize(mu, logvar) if sample else mu
             steps.append((mu, logvar, z))

@@ -1,6 +1,6 @@
 """VAEGAN against the plain ConvVAE on frames of the procedural Sprites, at the same budget.
 
-    .venv/bin/python scripts/compare_vaegan.py [--epochs 3] [--width 0.125] [--no-save]
+    .venv/bin/python scripts/compare_vaegan.py [--epochs 8] [--width 0.125] [--no-save]
 
 Both models get the same encoder / decoder widths, data (the 200 synthetic characters of
 ``classifier-sprites-synthetic``), batch size, number of batches, RMSProp learning rate and seed; the
@@ -102,7 +102,7 @@ def evaluate(model, loader, judge: Judge, seed: int = 0) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--batches-per-epoch", type=int, default=None, help="default: all")
     parser.add_argument("--width", type=float, default=0.125)
     parser.add_argument("--z-dim", type=int, default=64)

@@ -289,10 +289,9 @@ def test_a_skipped_discriminator_step_leaves_its_parameters():
 def test_published_weights_recognisable_to_the_judge_and_reproduce_the_manifest_metrics():
     """``vaegan-sprites-synthetic`` on the test frames of the procedural Sprites it was measured
     on (scripts/compare_vaegan.py: unseen characters): the judge (the published Sprites
-    classifier) recognises the attributes of its reconstructions far above chance (1/6) and the
-    old weights' 0.23, and the manifest's SSIM, gradient-energy ratio and judge accuracy are
-    reproduced. The issue's bar is 0.9; these weights reach 0.686 (docs/models/vaegan.md,
-    "Open")."""
+    classifier) recognises the attributes of its reconstructions of unseen characters (>= 0.9,
+    like ConvVAE's at the same budget; the old collapsed weights: 0.23), and the manifest's
+    SSIM, gradient-energy ratio and judge accuracy are reproduced."""
     from motionzoo.experiments.disentangle import DATASETS, load_test_data
     from motionzoo.metrics.fidelity import Judge, JudgeAccuracy
 
@@ -311,7 +310,7 @@ def test_published_weights_recognisable_to_the_judge_and_reproduce_the_manifest_
         ssim += float(ssim_per_frame(recon, x).sum())
         energy += torch.stack([gradient_energy(recon).sum(), gradient_energy(x).sum()])
     expected = pretrained_info(name)["metrics"]
-    assert float(accuracy.compute()) >= 0.65
+    assert float(accuracy.compute()) >= 0.9
     assert float(accuracy.compute()) == pytest.approx(
         expected["test_judge_attribute_accuracy"], abs=1e-6
     )

@@ -96,7 +96,9 @@ def read_checkpoint(checkpoint: Any) -> tuple[dict[str, torch.Tensor], dict[str,
     meta: dict[str, Any] = {}
     if isinstance(checkpoint.get("state_dict"), Mapping):
         meta = {k: checkpoint[k] for k in ("epoch", "error", "step", "lr") if k in checkpoint}
-        meta = {k: v.item() if isinstance(v, (torch.Tensor, np.generic)) else v for k, v in meta.items()}
+        meta = {
+            k: v.item() if isinstance(v, (torch.Tensor, np.generic)) else v for k, v in meta.items()
+        }
         checkpoint = checkpoint["state_dict"]
     bad = [k for k, v in checkpoint.items() if not isinstance(v, torch.Tensor)]
     if bad:

@@ -34,3 +34,11 @@ def test_truncation_keeps_low_frequencies():
     np.testing.assert_allclose(idct(dct(smooth, keep=10), n=50), smooth, atol=1e-10)
     with pytest.raises(ValueError):
         dct_matrix(5, keep=6)
+
+
+def test_the_cached_matrix_cannot_be_altered_through_a_returned_one():
+    x = torch.randn(3, 50, dtype=torch.float64)
+    before = dct(x)
+    dct_matrix(50, dtype=torch.float64).mul_(0.5)  # a caller editing its copy in place
+    dct_matrix(50, keep=10, dtype=torch.float64).zero_()
+    assert torch.equal(dct(x), before)

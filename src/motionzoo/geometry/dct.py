@@ -29,10 +29,11 @@ def _dct_matrix64(n: int) -> torch.Tensor:
 def dct_matrix(
     n: int, keep: int | None = None, dtype: torch.dtype = torch.float32, device=None
 ) -> torch.Tensor:
-    """(keep, n) orthonormal DCT-II matrix (rows = frequencies); cached in float64 per ``n``."""
+    """(keep, n) orthonormal DCT-II matrix (rows = frequencies), a new tensor: the float64 master
+    per ``n`` is cached and never handed out, so no caller can alter it in place."""
     if n < 1 or (keep is not None and not 1 <= keep <= n):
         raise ValueError(f"dct_matrix: need n >= 1 and 1 <= keep <= n, got n={n}, keep={keep}")
-    return _dct_matrix64(n)[: keep or n].to(dtype=dtype, device=device)
+    return _dct_matrix64(n)[: keep or n].to(dtype=dtype, device=device, copy=True)
 
 
 def dct(x: torch.Tensor, keep: int | None = None) -> torch.Tensor:

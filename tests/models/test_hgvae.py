@@ -6,6 +6,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
+from motionzoo.models.families.motion_vae import MotionVAE
 from motionzoo.models.hgvae import HGVAE
 from motionzoo.nn.distributions import gaussian_kl, gaussian_log_prob
 
@@ -319,6 +320,33 @@ def test_log_posterior_and_log_joint():
     torch.testing.assert_close(best, reference.log_posterior(imputed))
     with pytest.raises(ValueError, match="imputation_objective"):
         tiny(imputation_objective="elbo")
+
+
+def _recording(method, calls: list):
+    def recorded(*args, **kwargs):
+        calls.append(method)
+        return method(*args, **kwargs)
+
+    return recorded
+
+
+def test_log_posterior_stops_above_the_bottom_level():
+    """The OoD score and the reference's imputation objective skip the bottom level and the
+    output block (they do not depend on them): same value and input gradient as the full pass,
+    and those modules never run."""
+    model, x = tiny(), motion(3).requires_grad_()
+    ran = []
+    bottom = model.top_down[-1]
+    for module in (bottom.stream_block, bottom.posterior_block, model.out_block, model.out_head):
+        module.node_major = _recording(module.node_major, ran)
+    value = model.log_upper_priors(x)
+    (gradient,) = torch.autograd.grad(value.sum(), x)
+    assert ran == []
+    full = MotionVAE.log_upper_priors(model, x)  # the family's: the full pass, sliced
+    (full_gradient,) = torch.autograd.grad(full.sum(), x)
+    assert len(ran) == 4  # each of them runs in the full pass
+    torch.testing.assert_close(value, full)
+    torch.testing.assert_close(gradient, full_gradient)
 
 
 def test_umap_latents_are_z0_posterior_means_with_actions():

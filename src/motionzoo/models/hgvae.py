@@ -256,12 +256,16 @@ class HGVAE(MotionVAE):
         stochastic_levels: int | None = None,
         kl: bool = True,
         log_prior: bool = True,
+        levels: int | None = None,
     ) -> dict:
         """Run the decoder. ``acts`` None generates from the prior. Returns ``mu``/``logvar``
         (B, N, K), per-level ``kl`` (B,) (zeros unless ``kl``), ``z`` (B, n_l, f_l) per level
-        and (if ``log_prior``) ``log_prior`` (B,) = log p(z_l | z_<l) at the latents used."""
+        and (if ``log_prior``) ``log_prior`` (B,) = log p(z_l | z_<l) at the latents used.
+        ``levels`` < ``num_levels``: only the top ``levels`` levels, whose outputs do not
+        depend on the rest (the decoder is top-down), and no ``mu``/``logvar``."""
         active = self.hparams.stochastic_levels if stochastic_levels is None else stochastic_levels
         active = self.num_levels if active is None else active
+        levels = self.num_levels if levels is None else levels
         use_posterior = acts is not None
         kls, log_priors, zs = [], [], []
 
@@ -293,8 +297,11 @@ class HGVAE(MotionVAE):
             mu_q = logvar_q = None
         zero = torch.zeros((), dtype=ref.dtype, device=ref.device).expand(ref.shape)  # p(z0)
         z = choose(mu_q, logvar_q, zero, zero, 0)
+        partial = {"kl": kls, "z": zs} | ({"log_prior": log_priors} if log_prior else {})
+        if levels == 1 < self.num_levels:
+            return partial
         stream = self.top_in.node_major(self._condition(z, action))
-        for i, level in enumerate(self.top_down):
+        for i, level in enumerate(self.top_down[: levels - 1]):
             stream = level.stream_gate.residual(stream, level.stream_block.node_major(stream))
             p = level.prior_block.node_major(stream)
             mu_p, logvar_p = level.prior.node_major(p)
@@ -306,13 +313,14 @@ class HGVAE(MotionVAE):
                 )
             stream = level.prior_gate.residual(stream, p)
             z = choose(mu_q, logvar_q, mu_p, logvar_p, i + 1)
+            if i + 2 == levels < self.num_levels:
+                return partial
             stream = level.z_gate.residual(stream, level.z_in.node_major(z))
         mu, logvar = self.out_head.node_major(self.out_block.node_major(stream))
         logvar = logvar.clamp(min=self.hparams.output_logvar_min)
         if self.training and self.current_epoch < self.hparams.fixed_variance_epochs:
             logvar = torch.zeros_like(logvar)
-        out = {"mu": mu.transpose(0, 1), "logvar": logvar.transpose(0, 1), "kl": kls, "z": zs}
-        return out | ({"log_prior": log_priors} if log_prior else {})
+        return {"mu": mu.transpose(0, 1), "logvar": logvar.transpose(0, 1)} | partial
 
     def forward(self, motion: torch.Tensor, action=None, sample: bool = True) -> dict:
         """motion (B, T, J, 3) mm -> top-down outputs plus ``nll`` (B,) in model units."""
@@ -341,6 +349,16 @@ class HGVAE(MotionVAE):
         out = self.top_down_pass(self.bottom_up(h), action, sample=False, kl=False)
         log_lik = self.log_likelihood(self._time_nodes(motion), h, out["mu"], out["logvar"])
         return log_lik, torch.stack(out["log_prior"], 1)
+
+    def log_upper_priors(self, motion: torch.Tensor, action=None) -> torch.Tensor:
+        """(B,) sum of log p(z*_l | z*_<l) over all levels but the bottom one, at the posterior
+        means: the top-down pass stops above the bottom level (its posterior, prior and the
+        output block are neither computed nor differentiated)."""
+        upper = max(self.num_levels - 1, 1)
+        out = self.top_down_pass(
+            self.bottom_up(self.to_features(motion)), action, sample=False, kl=False, levels=upper
+        )
+        return torch.stack(out["log_prior"], 1).sum(1)
 
     def sample_prior(self, n: int, action, level: int | None) -> torch.Tensor:
         """Decoder mean (n, N, K) of n prior samples, the top ``level`` levels sampled."""

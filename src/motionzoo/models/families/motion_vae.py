@@ -246,10 +246,17 @@ class MotionVAE(ZooModule):
         return self._objective(motion, action, "joint")
 
     def _objective(self, motion: torch.Tensor, action, objective: str) -> torch.Tensor:
-        log_lik, log_priors = self.log_joint_terms(motion, action)
         if objective == "posterior":
-            return log_priors[:, : max(log_priors.shape[1] - 1, 1)].sum(1)
+            return self.log_upper_priors(motion, action)
+        log_lik, log_priors = self.log_joint_terms(motion, action)
         return log_lik + log_priors.sum(1)
+
+    def log_upper_priors(self, motion: torch.Tensor, action=None) -> torch.Tensor:
+        """(B,) sum of log p(z*_l | z*_<l) over all levels but the bottom one (a one-level
+        model: that level), model units. A hierarchy overrides it to skip what the sum does not
+        depend on."""
+        _, log_priors = self.log_joint_terms(motion, action)
+        return log_priors[:, : max(log_priors.shape[1] - 1, 1)].sum(1)
 
     def impute(
         self,

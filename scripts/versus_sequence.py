@@ -1,11 +1,6 @@
-"""The sequence VAEs' training steps beside their reference implementations', in one run.
-
-    python scripts/versus_sequence.py dsvae /path/to/Disentangled-Sequential-Autoencoder \\
-        [--batch 8] [--threads 2] [--rounds 5] [--warmup 2] [--only ours|reference] [--profile]
-    python scripts/versus_sequence.py halo /path/to/HALO [--batch 24] ...
-
-Pairs (``PAIRS``, to be merged into ``scripts/versus.py``'s), each at its paper config, built as
-``scripts/fixtures_<reference>.py`` builds the reference, at full size:
+"""The sequence VAEs' pairs of ``scripts/versus.py``: training steps at the paper configs, the
+references built as ``scripts/fixtures_<reference>.py`` builds them, at full size, on the same
+8-frame 64x64 sequences in [-1, 1]. A step takes seconds: 2 warm-up and 5 measured rounds.
 
 - ``dsvae``: configs/dsvae/sprites.yaml (178,231,689 parameters) against yatindandi's
   ``DisentangledVAE()`` (full q); ours: ``loss_terms`` + backward + the model's own optimiser
@@ -16,35 +11,16 @@ Pairs (``PAIRS``, to be merged into ``scripts/versus.py``'s), each at its paper 
   decodes, the trajectory) + backward + the model's optimiser; the reference: the body of
   ``DynamicalModelTrainer.update`` for that config (``trainer.py`` itself needs TensorBoard),
   with its two Adams (encoder + decoder, and the operators).
-
-8-frame 64x64 sequences in [-1, 1], the same for both sides. A step takes seconds: the defaults are
-2 warm-up and 5 measured interleaved rounds. ``--profile`` prints torch.profiler's op table of one
-step of each side instead of timing.
 """
 
 from __future__ import annotations
 
-import argparse
-import statistics
-import sys
-import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-import yaml
 from einops import rearrange, repeat
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from versus import Pair, Step, _count_check, _peak_mib, interleaved  # noqa: E402
-
-import motionzoo  # noqa: E402
-
-CONFIGS = Path(motionzoo.__file__).parent / "configs"
-
-
-def _paper_model(cls, config: str) -> torch.nn.Module:
-    return cls(**yaml.safe_load((CONFIGS / config).read_text())["model"]["init_args"]).train()
+from versus_common import Pair, Step, count_check, model_step, paper_model
 
 
 def _frames(batch: int, frames: int = 8) -> torch.Tensor:
@@ -52,27 +28,15 @@ def _frames(batch: int, frames: int = 8) -> torch.Tensor:
     return torch.rand(batch, frames, 3, 64, 64, generator=generator) * 2 - 1
 
 
-def _our_step(model, loss) -> Step:
-    """zero_grad, ``loss()``, backward, step of the model's own ``configure_optimizers``."""
-    optimizer = model.configure_optimizers()
-
-    def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        loss().backward()
-        optimizer.step()
-
-    return step
-
-
 def _dsvae(checkout: Path, batch: int) -> tuple[Step, Step]:
     import fixtures_dsvae
 
     from motionzoo.models.baselines.dsvae import DSVAE
 
-    ours = _paper_model(DSVAE, "dsvae/sprites.yaml")
+    ours = paper_model(DSVAE, "dsvae/sprites.yaml").train()
     reference = fixtures_dsvae.import_model(checkout).DisentangledVAE().train()
     loss_fn = fixtures_dsvae.import_loss_fn(checkout)
-    _count_check(ours, reference)
+    count_check(ours, reference)
     x = _frames(batch)
     optimizer = torch.optim.Adam(reference.parameters(), 2e-4)
 
@@ -82,7 +46,7 @@ def _dsvae(checkout: Path, batch: int) -> tuple[Step, Step]:
         loss_fn(x, recon, f_mean, f_logvar, z_mean, z_logvar, p_mean, p_logvar)[0].backward()
         optimizer.step()
 
-    return _our_step(ours, lambda: ours.loss_terms(x)["loss"]), reference_step
+    return model_step(ours, lambda: ours.loss_terms(x)["loss"]), reference_step
 
 
 def _halo(checkout: Path, batch: int) -> tuple[Step, Step]:
@@ -90,10 +54,10 @@ def _halo(checkout: Path, batch: int) -> tuple[Step, Step]:
 
     from motionzoo.models.hamiltonian_vae import HamiltonianVAE
 
-    ours = _paper_model(HamiltonianVAE, "hamiltonian_vae/sprites.yaml")
+    ours = paper_model(HamiltonianVAE, "hamiltonian_vae/sprites.yaml").train()
     _, model = fixtures_halo.import_halo(checkout)
     vae = fixtures_halo.build(model, fixtures_halo.SPRITES).train()
-    _count_check(ours, vae)
+    count_check(ours, vae)
     x = _frames(batch)
     action = torch.arange(batch) % 3
     u = F.one_hot(action, 3).float()
@@ -128,64 +92,26 @@ def _halo(checkout: Path, batch: int) -> tuple[Step, Step]:
         optim.step()
         optimlds.step()
 
-    return _our_step(ours, lambda: ours.loss_terms(x, action)["loss"]), reference_step
+    return model_step(ours, lambda: ours.loss_terms(x, action)["loss"]), reference_step
 
 
 PAIRS: dict[str, Pair] = {
-    "dsvae": Pair("DSVAE (paper config) vs yatindandi DisentangledVAE, training step", _dsvae),
-    "halo": Pair("HamiltonianVAE (paper config) vs HALO SubspaceVAE, training step", _halo),
+    "dsvae": Pair(
+        "DSVAE (paper config) vs yatindandi DisentangledVAE, training step",
+        "yatindandi/Disentangled-Sequential-Autoencoder",
+        "model.py",
+        _dsvae,
+        batch=8,
+        rounds=5,
+        warmup=2,
+    ),
+    "halo": Pair(
+        "HamiltonianVAE (paper config) vs HALO SubspaceVAE, training step",
+        "MdAsifKhan/HALO",
+        "base.py",
+        _halo,
+        batch=24,
+        rounds=5,
+        warmup=2,
+    ),
 }
-
-
-def profile(step: Step, label: str, rows: int) -> None:
-    step()  # warm-up
-    with torch.profiler.profile(record_shapes=False) as prof:
-        step()
-    print(f"--- {label}")
-    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows))
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("pair", choices=sorted(PAIRS))
-    parser.add_argument("checkout", type=Path, help="a checkout of the reference repository")
-    parser.add_argument("--batch", type=int, default=None, help="default: dsvae 8, halo 24")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--only", choices=("ours", "reference"), help="time one side alone")
-    parser.add_argument("--profile", type=int, metavar="ROWS", help="op tables, no timing")
-    args = parser.parse_args(argv)
-    batch = args.batch or {"dsvae": 8, "halo": 24}[args.pair]
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    pair = PAIRS[args.pair]
-    ours, reference = pair.build(args.checkout.resolve(), batch)
-    if args.profile:
-        for label, step in (("ours", ours), ("reference", reference)):
-            profile(step, label, args.profile)
-        return 0
-    if args.only:
-        step, built, times = (ours if args.only == "ours" else reference), _peak_mib(), []
-        for i in range(args.warmup + args.rounds):
-            start = time.perf_counter()
-            step()
-            if i >= args.warmup:
-                times.append(time.perf_counter() - start)
-        print(f"{pair.label}, {args.only} alone, batch {batch}: "
-              f"{batch / statistics.median(times):.2f} samples/s; peak RSS {built:.0f} MiB "
-              f"built, {_peak_mib():.0f} MiB after the steps")  # fmt: skip
-        return 0
-    t_ours, t_ref = interleaved(ours, reference, args.rounds, args.warmup)
-    print(
-        f"{pair.label}, batch {batch}, {args.threads} threads, "
-        f"median of {args.rounds} interleaved steps:\n"
-        f"  ours       {batch / t_ours:8.3f} samples/s\n"
-        f"  reference  {batch / t_ref:8.3f} samples/s\n"
-        f"  ratio      {t_ref / t_ours:8.2f}x"
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -23,7 +23,10 @@ Pairs (``PAIRS``), one module per family, whose docstring says what each side ti
 
 ``--only ours|reference`` runs one side alone and prints the process's peak resident memory
 (``ru_maxrss``) after building and after the steps: run each side in its own process to compare
-peak memory. ``--profile ROWS`` prints torch.profiler's op table (``ROWS`` rows) of one step of
+peak memory. Alone, ours steps as ``motionzoo fit`` does on CPU, keeping freed memory for the next
+step (:func:`motionzoo.allocator.retained_cpu_memory`; ``--allocator glibc`` turns it off); the
+reference runs on glibc's defaults, as its own scripts do. Interleaved, both sides share one
+process and glibc's defaults (kept memory would hold ours' peak while the reference runs). ``--profile ROWS`` prints torch.profiler's op table (``ROWS`` rows) of one step of
 each side, after one warm-up step, instead of timing.
 """
 
@@ -37,6 +40,8 @@ import time
 from pathlib import Path
 
 import torch
+
+from motionzoo.allocator import retained_cpu_memory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from versus_common import Pair, Step  # noqa: E402
@@ -105,6 +110,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=int, help="measured steps per side; default: the pair's")
     parser.add_argument("--warmup", type=int, help="untimed steps per side; default: the pair's")
     parser.add_argument("--only", choices=("ours", "reference"), help="time one side alone")
+    parser.add_argument(
+        "--allocator",
+        choices=("trainer", "glibc"),
+        default="trainer",
+        help="ours alone: keep freed memory as the Trainer does on CPU (default), or glibc's",
+    )
     parser.add_argument("--profile", type=int, metavar="ROWS", help="op tables, no timing")
     return parser
 
@@ -134,9 +145,12 @@ def main(argv: list[str] | None = None) -> int:
             profile(step, label, args.profile)
         return 0
     if args.only:
-        seconds, built, peak = alone(ours if args.only == "ours" else reference, rounds, warmup)
+        retain = args.only == "ours" and args.allocator == "trainer"
+        with retained_cpu_memory(retain) as retained:
+            seconds, built, peak = alone(ours if args.only == "ours" else reference, rounds, warmup)
         print(
-            f"{pair.label}, {args.only} alone, batch {batch}, {args.threads} threads: "
+            f"{pair.label}, {args.only} alone, batch {batch}, {args.threads} threads, "
+            f"{'freed memory kept' if retained else 'glibc defaults'}: "
             f"{_rate(batch, seconds).strip()} samples/s; peak RSS {built:.0f} MiB built, "
             f"{peak:.0f} MiB after {warmup + rounds} steps"
         )

@@ -16,6 +16,7 @@ import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins import CheckpointIO, TorchCheckpointIO
 from lightning_fabric.plugins.precision.precision import _PRECISION_INPUT
+from pytorch_lightning.accelerators import CPUAccelerator
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
 
@@ -122,7 +123,7 @@ class Trainer(pl.Trainer):
         )
 
     def fit(self, *args: Any, **kwargs: Any) -> None:
-        on_cpu = self.strategy.root_device.type == "cpu"
+        on_cpu = isinstance(self.accelerator, CPUAccelerator)
         with retained_cpu_memory(self.retain_cpu_memory and on_cpu):
             super().fit(*args, **kwargs)
 

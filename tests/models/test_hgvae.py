@@ -279,6 +279,27 @@ def test_impute_restores_mode_and_requires_grad_when_it_fails():
     assert [n for n, p in model.named_parameters() if not p.requires_grad] == ["top_in.W"]
 
 
+def test_impute_keeps_freed_cpu_memory_within_and_leaves_it_on_failure(monkeypatch):
+    """The steps reuse their large blocks (motionzoo.allocator); the setting ends with the call,
+    also when the objective raises."""
+    from motionzoo import allocator
+    from motionzoo.models.families import motion_vae
+
+    entered: list[bool] = []
+
+    def recording(enabled: bool = True):
+        entered.append(enabled)
+        return allocator.retained_cpu_memory(enabled)
+
+    monkeypatch.setattr(motion_vae, "retained_cpu_memory", recording)
+    model = tiny()
+    model.impute(motion(2), torch.ones(2, 8, 4, 3, dtype=torch.bool), steps=2)
+    model.log_joint_terms = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("failed"))
+    with pytest.raises(RuntimeError, match="failed"):
+        model.impute(motion(2), torch.ones(2, 8, 4, 3, dtype=torch.bool))
+    assert entered == [True, True] and allocator._depth == 0
+
+
 def test_impute_steps_are_in_train_std_units():
     """Adam's first step moves every occluded entry by lr in units of its coordinate's train
     std: with std 1 mm on x and 20 mm on y and z, lr 0.5 moves them by 0.5 and 10 mm."""

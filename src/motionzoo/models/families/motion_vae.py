@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MeanMetric
 
+from motionzoo.allocator import retained_cpu_memory
 from motionzoo.models.base import ZooModule
 from motionzoo.nn.distributions import kl_weight_at
 from motionzoo.nn.modes import eval_mode, evaluating
@@ -289,7 +290,12 @@ class MotionVAE(ZooModule):
         ).detach()
         unit = torch.where(mask, self.std.to(motion), torch.zeros((), dtype=motion.dtype))
         flags = [p.requires_grad for p in self.parameters()]
-        with eval_mode(self, no_grad=False), torch.enable_grad():
+        # the steps free and take the same large blocks: keep them (motionzoo.allocator)
+        with (
+            eval_mode(self, no_grad=False),
+            torch.enable_grad(),
+            retained_cpu_memory(motion.device.type == "cpu"),
+        ):
             self.requires_grad_(False)
             try:
                 u = nn.Parameter(torch.zeros_like(start))

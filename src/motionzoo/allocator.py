@@ -5,8 +5,8 @@ large activation and gradient of each step (0.8 GB per 256-channel 64 x 64 map o
 frames) is mapped anew and the kernel zeroes it page by page. On the HamiltonianVAE paper step
 (batch 24) that is 4.5 million page faults per step; :func:`retained_cpu_memory` serves those
 blocks from the heap instead and keeps freed memory in it until the block ends, when it is handed
-back (``malloc_trim``). Measured in docs/benchmarks.md: page faults 17.9 M -> 3.4 M over four
-steps, 0.448 -> 0.543 samples/s, peak RSS 10.9 -> 13.4 GB (the reference's 13.8 GB).
+back (``malloc_trim``). Measured in docs/benchmarks.md: page faults 17.9 M -> 3.8 M over four
+steps, 0.448 -> 0.592 samples/s, peak RSS 10.9 -> 13.6 GB (the reference's 13.8 GB).
 
 The Trainer (:class:`motionzoo.trainer.Trainer`) fits inside it on CPU unless
 ``retain_cpu_memory=False``, and the motion VAEs' ``impute`` runs inside it on CPU (HGVAE paper

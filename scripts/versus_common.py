@@ -53,13 +53,16 @@ def training_step(
     return adam_step(model, lambda: torch.nn.functional.mse_loss(model(inputs), targets), clip)
 
 
-def model_step(model, loss: Callable[[], torch.Tensor]) -> Step:
-    """zero_grad, ``loss()``, backward, step of the model's own ``configure_optimizers``."""
+def model_step(model, loss: Callable[[], torch.Tensor], clip: float | None = None) -> Step:
+    """zero_grad, ``loss()``, backward, (clip the gradient norm), step of the model's own
+    ``configure_optimizers``, as ``motionzoo fit`` steps it."""
     optimizer = model.configure_optimizers()
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
         loss().backward()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
 
     return step

@@ -55,8 +55,8 @@ class LiftingModule(ZooModule):
     net: nn.Module
     #: lr * lr_decay ** (step // lr_decay_steps) if True, else lr_decay ** (step / lr_decay_steps).
     staircase_decay: bool = False
-    #: Adam's fused kernel where Lightning allows it (``_fused_adam``).
-    fused_adam: bool = False
+    #: Adam's fused kernel where Lightning allows it (``ZooModule.fused_adam``).
+    use_fused_adam: bool = False
 
     def __init__(self, num_joints: int = 17, pose_scale: float = 1000.0, action_names=H36M_ACTIONS):
         super().__init__()
@@ -178,7 +178,7 @@ class LiftingModule(ZooModule):
 
     def configure_optimizers(self):
         h = self.hparams
-        fused = {"fused": self._fused_adam()} if self.fused_adam else {}
+        fused = {"fused": self.fused_adam()} if self.use_fused_adam else {}
         optimizer = torch.optim.Adam(self.parameters(), lr=h.lr, **fused)
         decay, every, staircase = h.lr_decay, h.lr_decay_steps, self.staircase_decay
 
@@ -187,13 +187,6 @@ class LiftingModule(ZooModule):
 
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
-
-    def _fused_adam(self) -> bool:
-        """Adam's fused kernel (the same update; 3x faster a step on CPU) where Lightning allows
-        it: mixed precision refuses gradient clipping with a fused optimizer."""
-        precision = str(self._trainer.precision) if self._trainer is not None else "32-true"
-        devices = {p.device.type for p in self.parameters()}
-        return precision.startswith(("32", "64")) and devices <= {"cpu", "cuda"}
 
 
 class GraphLifter(LiftingModule):
@@ -216,7 +209,7 @@ class GraphLifter(LiftingModule):
     """
 
     staircase_decay = True
-    fused_adam = True
+    use_fused_adam = True
 
     def __init__(
         self,

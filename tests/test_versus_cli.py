@@ -60,3 +60,27 @@ def test_an_unknown_pair_is_refused_with_the_choices():
     assert out.returncode == 2
     assert "invalid choice: 'graphsh'" in out.stderr
     assert "graphsh_preagg" in out.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux /proc only")
+def test_alone_forgets_the_other_side_and_counts_its_own_peak():
+    """``--only``: the other side's memory is handed back and the peak restarts from there, so a
+    side's numbers do not include the other network (which also slowed the references' steps)."""
+    code = f"""
+import runpy, torch
+versus = runpy.run_path({str(SCRIPT)!r}, run_name="versus")
+other = torch.ones(128 * 2**20)  # 512 MiB held by "the other side"
+before = versus["_resident_mib"]()
+del other
+versus["_forget_the_other_side"]()
+after, peak = versus["_resident_mib"](), versus["_resident_mib"](peak=True)
+mine = torch.ones(64 * 2**20)  # 256 MiB of "this side"
+del mine
+print(before - after, peak - after, versus["_resident_mib"](peak=True) - after)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    freed, peak_at_start, peak_after = map(float, out.stdout.split())
+    assert freed > 480  # the other side's 512 MiB went back to the system
+    assert peak_at_start < 32  # the peak restarted from the resident memory
+    assert 240 < peak_after < 300  # and then counts this side's 256 MiB

@@ -6,11 +6,11 @@ frames) is mapped anew and the kernel zeroes it page by page. On the Hamiltonian
 (batch 24) that is 4.5 million page faults per step; :func:`retained_cpu_memory` serves those
 blocks from the heap instead and keeps freed memory in it until the block ends, when it is handed
 back (``malloc_trim``). Measured in docs/benchmarks.md: page faults 17.9 M -> 3.8 M over four
-steps, 0.448 -> 0.592 samples/s, peak RSS 10.9 -> 13.6 GB (the reference's 13.8 GB).
+steps, 0.543 -> 0.659 samples/s, peak RSS 10.3 -> 13.0 GB (the reference's 13.3 GB).
 
 The Trainer (:class:`motionzoo.trainer.Trainer`) fits inside it on CPU unless
 ``retain_cpu_memory=False``, and the motion VAEs' ``impute`` runs inside it on CPU (HGVAE paper
-config, 800 sequences: 36.7 -> 62.1 sequences/s). Anything but glibc on Linux, and every other
+config, 800 sequences, interleaved with the reference: 1.49x -> 2.54x its rate). Anything but glibc on Linux, and every other
 device, is left alone.
 """
 
@@ -62,4 +62,14 @@ def retained_cpu_memory(enabled: bool = True) -> Iterator[bool]:
             if _depth == 0:
                 libc.mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
                 libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
-                libc.malloc_trim(0)
+                release_free_cpu_memory()
+
+
+def release_free_cpu_memory() -> bool:
+    """Hand the free memory of glibc's heaps back to the system (``malloc_trim(0)``); whether it
+    applies (glibc only)."""
+    libc = _glibc()
+    if libc is None:
+        return False
+    libc.malloc_trim(0)
+    return True

@@ -25,13 +25,14 @@ Pairs (``PAIRS``), one module per family, whose docstring says what each side ti
 memory handed back) before the first step, so each side runs as in a process of its own, and the
 resident memory printed is the process's once that side is built and its peak over the steps
 (Linux: ``VmRSS``, then ``VmHWM`` after resetting it). Run each side in its own process to compare
-peak memory. (Until 2026-12-05 both networks stayed built: that made the references' steps up to
-17% slower, since every page fault of theirs then cost more, and added the other network to both
+peak memory. (Until 2026-12-05 both networks stayed built: that made the references' steps 12-29%
+slower, since every page fault of theirs then cost more, and added the other network to both
 peaks.) Alone, ours steps as ``motionzoo fit`` does on CPU, keeping freed memory for the next
 step (:func:`motionzoo.allocator.retained_cpu_memory`; ``--allocator glibc`` turns it off); the
 reference runs on glibc's defaults, as its own scripts do. Interleaved, both sides share one
-process and glibc's defaults (kept memory would hold ours' peak while the reference runs). ``--profile ROWS`` prints torch.profiler's op table (``ROWS`` rows) of one step of
-each side, after one warm-up step, instead of timing.
+process and glibc's defaults (kept memory would hold ours' peak while the reference runs).
+``--profile ROWS`` prints torch.profiler's op table (``ROWS`` rows) of one step of each side,
+after one warm-up step, instead of timing.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def profile(step: Step, label: str, rows: int) -> None:
 
 def _resident_mib(peak: bool = False) -> float:
     """The process's resident memory now, or its peak since the last reset (``VmHWM``, reset by
-    :func:`_reset_peak`); ``ru_maxrss`` where /proc is missing."""
+    :func:`_forget_the_other_side`); ``ru_maxrss`` where /proc is missing."""
     status = Path("/proc/self/status")
     if not status.exists():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux

@@ -10,8 +10,8 @@ steps, 0.543 -> 0.659 samples/s, peak RSS 10.3 -> 13.0 GB (the reference's 13.3 
 
 The Trainer (:class:`motionzoo.trainer.Trainer`) fits inside it on CPU unless
 ``retain_cpu_memory=False``, and the motion VAEs' ``impute`` runs inside it on CPU (HGVAE paper
-config, 800 sequences, interleaved with the reference: 1.49x -> 2.54x its rate). Anything but glibc on Linux, and every other
-device, is left alone.
+config, 800 sequences, interleaved with the reference: 1.49x -> 2.54x its rate). Anything but
+glibc on Linux, and every other device, is left alone.
 """
 
 from __future__ import annotations

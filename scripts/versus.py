@@ -1,7 +1,7 @@
 """Time a motionzoo model's step beside its reference implementation's, in one run.
 
     python scripts/versus.py <pair> /path/to/reference/checkout [--batch N] [--threads 2]
-        [--rounds R] [--warmup W] [--only ours|reference] [--profile ROWS]
+        [--rounds R] [--warmup W] [--only ours|reference] [--flops] [--profile ROWS]
 
 Both sides get the same configuration, the same batch, the same optimiser and the same loss; the
 steps are interleaved (ours, reference, ours, ...) so that a disturbance of the machine hits both
@@ -31,6 +31,11 @@ peaks.) Alone, ours steps as ``motionzoo fit`` does on CPU, keeping freed memory
 step (:func:`motionzoo.allocator.retained_cpu_memory`; ``--allocator glibc`` turns it off); the
 reference runs on glibc's defaults, as its own scripts do. Interleaved, both sides share one
 process and glibc's defaults (kept memory would hold ours' peak while the reference runs).
+``--flops`` also counts the FLOPs of each side's matrix products and convolutions in one step
+(forward and backward, ``torch.utils.flop_counter``; one more step after the timing), times this
+machine's float32 matrix product at the same thread count, and prints the rate each side's
+products reach against it and how long ours' products would take even at that rate: the floor
+under a target ratio.
 ``--profile ROWS`` prints torch.profiler's op table (``ROWS`` rows) of one step of each side,
 after one warm-up step, instead of timing.
 """
@@ -47,6 +52,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from motionzoo.allocator import release_free_cpu_memory, retained_cpu_memory
 
@@ -90,6 +96,36 @@ def profile(step: Step, label: str, rows: int) -> None:
         step()
     print(f"--- {label}")
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows))
+
+
+def products_flops(step: Step) -> int:
+    """FLOPs of the matrix products and convolutions of one ``step``, forward and backward, as
+    ``torch.utils.flop_counter`` counts them (element-wise work is not counted). Runs the step."""
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops()
+
+
+def sgemm_rate(side: int = 2048, repeats: int = 7) -> float:
+    """This machine's float32 matrix-product rate at torch's thread count, FLOP/s: the best of
+    ``repeats`` products of two square matrices of ``side`` after one untimed product."""
+    a, b = torch.randn(side, side), torch.randn(side, side)
+    out = torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.mm(a, b, out=out)
+        best = min(best, time.perf_counter() - start)
+    return 2 * side**3 / best
+
+
+def _products(label: str, flops: int, seconds: float, roof: float) -> str:
+    rate = flops / seconds
+    return (
+        f"{label}: products {flops / 1e9:.2f} GFLOP per step, {rate / 1e9:.0f} GFLOP/s over the "
+        f"step = {rate / roof:.0%} of this machine's sgemm {roof / 1e9:.0f} GFLOP/s; at that "
+        f"rate the products alone would take {flops / roof:.3g} s of the step's {seconds:.3g} s"
+    )
 
 
 def _resident_mib(peak: bool = False) -> float:
@@ -140,6 +176,9 @@ def _parser() -> argparse.ArgumentParser:
         default="trainer",
         help="ours alone: keep freed memory as the Trainer does on CPU (default), or glibc's",
     )
+    parser.add_argument(
+        "--flops", action="store_true", help="count the products' FLOPs and rate them (above)"
+    )
     parser.add_argument("--profile", type=int, metavar="ROWS", help="op tables, no timing")
     return parser
 
@@ -181,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{_rate(batch, seconds).strip()} samples/s; RSS {built:.0f} MiB built, peak "
             f"{peak:.0f} MiB over {warmup + rounds} steps"
         )
+        if args.flops:  # one more step, after the timing: its memory is not in the numbers
+            print("  " + _products(args.only, products_flops(step), seconds, sgemm_rate()))
         return 0
     t_ours, t_ref = interleaved(ours, reference, rounds, warmup)
     print(
@@ -190,6 +231,15 @@ def main(argv: list[str] | None = None) -> int:
         f"  reference  {_rate(batch, t_ref)} samples/s\n"
         f"  ratio      {t_ref / t_ours:10.2f}x"
     )
+    if args.flops:
+        flops = [products_flops(step) for step in (ours, reference)]
+        roof = sgemm_rate()
+        for label, count, seconds in zip(("ours", "reference"), flops, (t_ours, t_ref)):
+            print("  " + _products(label, count, seconds, roof))
+        print(
+            f"  1.5x would need ours' step in {t_ref / 1.5:.3g} s; its products alone take "
+            f"{flops[0] / roof:.3g} s at the sgemm rate"
+        )
     return 0
 
 

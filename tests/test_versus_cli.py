@@ -3,11 +3,13 @@ command line promises without a reference checkout (the timing itself needs the 
 
 from __future__ import annotations
 
+import runpy
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "versus.py"
 # the pairs of issue 22's table: the lifters, HGVAE's step / imputation / scoring, the sequence VAEs
@@ -84,3 +86,26 @@ print(before - after, peak - after, versus["_resident_mib"](peak=True) - after)
     assert freed > 480  # the other side's 512 MiB went back to the system
     assert peak_at_start < 32  # the peak restarted from the resident memory
     assert 240 < peak_after < 300  # and then counts this side's 256 MiB
+
+
+def test_flops_counts_the_products_of_a_step_and_rates_them_against_the_roof():
+    """``--flops``: forward and backward FLOPs of the products and convolutions of one step, in
+    closed form here: the linear layer's forward, input and weight gradients; the first
+    convolution's forward and weight gradient only (its input needs no gradient)."""
+    versus = runpy.run_path(str(SCRIPT), run_name="versus")
+    torch.manual_seed(0)
+    conv, linear = torch.nn.Conv2d(3, 8, 5, padding=2), torch.nn.Linear(8 * 16 * 16, 10)
+    frames = torch.randn(2, 3, 16, 16)
+
+    def step():
+        linear(conv(frames).flatten(1)).square().sum().backward()
+
+    conv_flops = 2 * 2 * 8 * 3 * 25 * 16 * 16
+    linear_flops = 2 * 2 * (8 * 16 * 16) * 10
+    assert versus["products_flops"](step) == 2 * conv_flops + 3 * linear_flops
+    assert conv.weight.grad is not None  # the step ran
+    line = versus["_products"]("ours", 2 * 10**9, 0.02, 2 * 10**11)
+    assert "2.00 GFLOP per step, 100 GFLOP/s" in line
+    assert "= 50% of this machine's sgemm 200 GFLOP/s" in line
+    assert "would take 0.01 s of the step's 0.02 s" in line
+    assert versus["sgemm_rate"](side=64, repeats=2) > 1e8  # 0.1 GFLOP/s: any CPU

@@ -186,6 +186,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.flops and args.profile:
+        parser.error("--profile prints op tables instead of timing; --flops needs the timing")
     pair = PAIRS[args.pair]
     checkout = args.checkout.resolve()
     if not (checkout / pair.marker).is_file():

@@ -64,6 +64,13 @@ def test_an_unknown_pair_is_refused_with_the_choices():
     assert "graphsh_preagg" in out.stderr
 
 
+def test_flops_with_profile_is_refused_before_anything_is_built(tmp_path):
+    out = versus("hgvae", str(tmp_path), "--flops", "--profile", "20")
+    assert out.returncode == 2
+    assert "--flops needs the timing" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux /proc only")
 def test_alone_forgets_the_other_side_and_counts_its_own_peak():
     """``--only``: the other side's memory is handed back and the peak restarts from there, so a
@@ -108,4 +115,4 @@ def test_flops_counts_the_products_of_a_step_and_rates_them_against_the_roof():
     assert "2.00 GFLOP per step, 100 GFLOP/s" in line
     assert "= 50% of this machine's sgemm 200 GFLOP/s" in line
     assert "would take 0.01 s of the step's 0.02 s" in line
-    assert versus["sgemm_rate"](side=64, repeats=2) > 1e8  # 0.1 GFLOP/s: any CPU
+    assert 0 < versus["sgemm_rate"](side=64, repeats=2) < float("inf")  # timing: not its value

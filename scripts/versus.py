@@ -189,18 +189,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.flops and args.profile:
         parser.error("--profile prints op tables instead of timing; --flops needs the timing")
     pair = PAIRS[args.pair]
+    batch = pair.batch if args.batch is None else args.batch
+    rounds = pair.rounds if args.rounds is None else args.rounds
+    warmup = pair.warmup if args.warmup is None else args.warmup
+    if rounds < 1 or warmup < 0 or batch < 1 or args.threads < 1:
+        parser.error(
+            f"need --batch >= 1, --rounds >= 1, --warmup >= 0, --threads >= 1; got {batch}, "
+            f"{rounds}, {warmup}, {args.threads}"
+        )
     checkout = args.checkout.resolve()
     if not (checkout / pair.marker).is_file():
         parser.error(
             f"{checkout}: no {pair.marker}; expected a checkout of {pair.repo} for pair "
             f"{args.pair!r} (e.g. git --git-dir=<mirror> archive HEAD | tar -x -C <folder>)"
-        )
-    batch = pair.batch if args.batch is None else args.batch
-    rounds = pair.rounds if args.rounds is None else args.rounds
-    warmup = pair.warmup if args.warmup is None else args.warmup
-    if rounds < 1 or warmup < 0 or batch < 1:
-        parser.error(
-            f"need --batch >= 1, --rounds >= 1, --warmup >= 0; got {batch}, {rounds}, {warmup}"
         )
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

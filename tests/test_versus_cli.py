@@ -64,6 +64,16 @@ def test_an_unknown_pair_is_refused_with_the_choices():
     assert "graphsh_preagg" in out.stderr
 
 
+@pytest.mark.parametrize(
+    "option, value", [("--threads", "0"), ("--rounds", "0"), ("--batch", "0"), ("--warmup", "-1")]
+)
+def test_numbers_out_of_range_are_refused_by_name_before_anything_is_built(tmp_path, option, value):
+    out = versus("hgvae", str(tmp_path), option, value)
+    assert out.returncode == 2
+    assert f"{option} >=" in out.stderr and "got" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_flops_with_profile_is_refused_before_anything_is_built(tmp_path):
     out = versus("hgvae", str(tmp_path), "--flops", "--profile", "20")
     assert out.returncode == 2

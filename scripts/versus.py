@@ -100,7 +100,9 @@ def profile(step: Step, label: str, rows: int) -> None:
 
 def products_flops(step: Step) -> int:
     """FLOPs of the matrix products and convolutions of one ``step``, forward and backward, as
-    ``torch.utils.flop_counter`` counts them (element-wise work is not counted). Runs the step."""
+    ``torch.utils.flop_counter`` counts them (element-wise work is not counted, nor fused RNN
+    kernels such as oneDNN's LSTM layer, which the references' ``nn.LSTM`` runs on CPU while
+    ours' LSTMs run as matrix products). Runs the step."""
     with FlopCounterMode(display=False) as counter:
         step()
     return counter.get_total_flops()

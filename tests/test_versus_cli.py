@@ -71,6 +71,8 @@ def test_numbers_out_of_range_are_refused_by_name_before_anything_is_built(tmp_p
     out = versus("hgvae", str(tmp_path), option, value)
     assert out.returncode == 2
     assert f"{option} >=" in out.stderr and "got" in out.stderr
+    assert value in out.stderr.split("got", 1)[1].strip().split(", ")  # the value given, echoed
+    assert str(tmp_path) not in out.stderr  # refused before the checkout was looked at
     assert "Traceback" not in out.stderr
 
 
